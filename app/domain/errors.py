@@ -1,0 +1,50 @@
+"""Domain errors: what went wrong, in words a Slack user can act on.
+
+PlugboardError
+├── InvalidConfig        a config field broke a rule (carries field -> message)
+├── ServerNotFound       no server of that name belongs to the caller
+├── ServerNameTaken      the caller already has a server of that name
+├── NotYourServer        an action named a server the caller does not own
+├── ChangeExpired        a pending confirmation is gone (used, cancelled or too old)
+└── ServerUnavailable    the server is not running / failed to start / call failed
+"""
+
+from __future__ import annotations
+
+
+class PlugboardError(Exception):
+    """Base of every error whose message is safe to show the user as-is."""
+
+
+class InvalidConfig(PlugboardError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {msg}" if field else msg for field, msg in problems.items()))
+
+    @classmethod
+    def single(cls, field: str, message: str) -> InvalidConfig:
+        return cls({field: message})
+
+
+class ServerNotFound(PlugboardError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"You have no server named `{name}`. Try `/mcp list`.")
+
+
+class ServerNameTaken(PlugboardError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"You already have a server named `{name}`. Pick another name or use `/mcp edit {name}`.")
+
+
+class NotYourServer(PlugboardError):
+    def __init__(self) -> None:
+        super().__init__("That button belongs to someone else's server; nothing was changed.")
+
+
+class ChangeExpired(PlugboardError):
+    def __init__(self) -> None:
+        super().__init__("This confirmation is no longer valid (already used, cancelled or expired). Start again.")
+
+
+class ServerUnavailable(PlugboardError):
+    pass

@@ -1,0 +1,198 @@
+"""The config of a local (stdio) server, exactly as its owner approved it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.domain.errors import InvalidConfig
+
+MAX_COMMAND_BYTES = 256
+MAX_ARGS = 64
+MAX_ARG_BYTES = 4096
+MAX_ENV = 32
+MAX_ENV_VALUE_BYTES = 4096
+MAX_CWD_BYTES = 1024
+# The whole command line must fit, untruncated, in the confirmation Slack shows.
+MAX_COMMAND_LINE_BYTES = 8192
+
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+# Names that change how a program or its loader/interpreter behaves, or that Plugboard sets itself.
+DANGEROUS_ENV = re.compile(
+    r"^(LD_.*|DYLD_.*|PYTHON.*|NODE_OPTIONS|NODE_PATH|PERL5.*|PERLLIB|RUBYOPT|RUBYLIB|BASH_ENV|ENV|"
+    r"PATH|HOME|SHELL|IFS|USER|LOGNAME|TERM|LANG|GIT_.*|.*_PROXY|SSL_CERT_.*|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|"
+    r"GCONV_PATH|MALLOC_.*|TMPDIR|XDG_.*)$"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class LocalServerConfig(BaseModel):
+    """command + args + env + cwd; env values are secrets and never leave the process unencrypted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["stdio"] = "stdio"
+    command: str
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+
+    def __repr__(self) -> str:
+        masked = dict.fromkeys(self.env, "***")
+        return f"LocalServerConfig(command={self.command!r}, args={self.args!r}, env={masked!r}, cwd={self.cwd!r})"
+
+    __str__ = __repr__
+
+    def command_line(self) -> str:
+        """The exact argv, shell-quoted for display; never truncated."""
+        import shlex
+
+        return shlex.join([self.command, *self.args])
+
+    def approval_hash(self) -> str:
+        """sha256 of the canonical JSON: any change to what runs needs a new approval."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def runtime_differs_from(self, other: LocalServerConfig) -> bool:
+        return self.approval_hash() != other.approval_hash()
+
+
+def build_local_config(
+    *, command: str, args: list[str] | tuple[str, ...], env: dict[str, str], cwd: str | None
+) -> LocalServerConfig:
+    """Validate every field and return the config, or raise InvalidConfig naming each bad field."""
+    problems: dict[str, str] = {}
+    command = command.strip()
+    if not command:
+        problems["command"] = "Enter the program to run, e.g. `npx` or `/usr/local/bin/my-server`."
+    elif problem := _text_problem(command, MAX_COMMAND_BYTES, "The command"):
+        problems["command"] = problem
+    elif any(ch.isspace() for ch in command):
+        problems["command"] = "Put only the program in Command; put each argument on its own line under Arguments."
+    if len(args) > MAX_ARGS:
+        problems["args"] = f"At most {MAX_ARGS} arguments (got {len(args)})."
+    else:
+        for index, arg in enumerate(args, start=1):
+            if problem := _text_problem(arg, MAX_ARG_BYTES, f"Argument {index}", allow_empty=True):
+                problems["args"] = problem
+                break
+    if "args" not in problems and "command" not in problems:
+        import shlex
+
+        if len(shlex.join([command, *args]).encode()) > MAX_COMMAND_LINE_BYTES:
+            problems["args"] = f"The whole command line is longer than {MAX_COMMAND_LINE_BYTES} bytes."
+    if env_problem := _env_problem(env):
+        problems["env"] = env_problem
+    if cwd is not None:
+        cwd = cwd.strip() or None
+    if cwd is not None and (problem := _cwd_problem(cwd)):
+        problems["cwd"] = problem
+    if problems:
+        raise InvalidConfig(problems)
+    try:
+        return LocalServerConfig(command=command, args=tuple(args), env=dict(env), cwd=cwd)
+    except ValidationError as exc:  # defensive: the checks above should cover every rule
+        raise InvalidConfig.single("command", exc.errors()[0]["msg"]) from None
+
+
+def _text_problem(value: str, max_bytes: int, label: str, *, allow_empty: bool = False) -> str | None:
+    if "\x00" in value:
+        return f"{label} contains a NUL byte."
+    if _CONTROL.search(value):
+        return f"{label} contains control characters."
+    if len(value.encode()) > max_bytes:
+        return f"{label} is longer than {max_bytes} bytes."
+    if not allow_empty and not value:
+        return f"{label} is empty."
+    return None
+
+
+def _env_problem(env: dict[str, str]) -> str | None:
+    if len(env) > MAX_ENV:
+        return f"At most {MAX_ENV} environment variables (got {len(env)})."
+    for name, value in env.items():
+        if not name:
+            return "An environment variable has an empty name."
+        if not ENV_NAME.fullmatch(name):
+            return (
+                f"`{_printable(name)}` is not a valid variable name: use UPPERCASE letters, digits and '_', "
+                "starting with a letter."
+            )
+        if DANGEROUS_ENV.fullmatch(name):
+            return f"`{name}` cannot be set: it changes how programs load or Plugboard sets it itself."
+        if problem := _text_problem(value, MAX_ENV_VALUE_BYTES, f"The value of {name}", allow_empty=True):
+            return problem
+    return None
+
+
+def _cwd_problem(cwd: str) -> str | None:
+    if problem := _text_problem(cwd, MAX_CWD_BYTES, "The working directory"):
+        return problem
+    if ".." in cwd.split("/"):
+        return "The working directory cannot contain `..`."
+    return None
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("?", text)[:64]
+
+
+def parse_env_lines(text: str) -> dict[str, str]:
+    """`KEY=value` lines -> dict; blank lines and `#` comments are skipped."""
+    env: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise InvalidConfig.single("env", f"Line {number} is not `KEY=value`.")
+        name = name.strip()
+        if name in env:
+            raise InvalidConfig.single("env", f"`{_printable(name)}` is set twice.")
+        env[name] = value
+    return env
+
+
+def parse_arg_lines(text: str) -> list[str]:
+    """One argument per line, kept exactly (a line is an argv element, never split on spaces)."""
+    return [line for line in text.splitlines() if line.strip() != ""]
+
+
+def config_from_mapping(entry: Any, *, where: str) -> LocalServerConfig:
+    """A local server entry from imported JSON (`{"command", "args", "env", "cwd", "type"}`)."""
+    if not isinstance(entry, dict):
+        raise InvalidConfig.single("json", f"{where}: expected an object with `command`, got {type(entry).__name__}.")
+    allowed = {"type", "command", "args", "env", "cwd"}
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise InvalidConfig.single(
+            "json", f"{where}: unknown field `{_printable(unknown[0])}` (allowed: {', '.join(sorted(allowed))})."
+        )
+    kind = entry.get("type", "stdio")
+    if kind in {"http", "sse", "streamable-http", "streamableHttp"} or "url" in entry:
+        raise InvalidConfig.single("json", f"{where}: remote servers are added with `/mcp connect`, not as JSON.")
+    if kind != "stdio":
+        raise InvalidConfig.single("json", f'{where}: `type` must be "stdio".')
+    command = entry.get("command")
+    if not isinstance(command, str):
+        raise InvalidConfig.single("json", f"{where}: `command` must be a string.")
+    args = entry.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise InvalidConfig.single("json", f"{where}: `args` must be a list of strings.")
+    env = entry.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise InvalidConfig.single("json", f"{where}: `env` must map names to string values.")
+    cwd = entry.get("cwd")
+    if cwd is not None and not isinstance(cwd, str):
+        raise InvalidConfig.single("json", f"{where}: `cwd` must be a string.")
+    try:
+        return build_local_config(command=command, args=args, env=env, cwd=cwd)
+    except InvalidConfig as exc:
+        field, message = next(iter(exc.problems.items()))
+        raise InvalidConfig.single("json", f"{where}: {field}: {message}") from None

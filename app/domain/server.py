@@ -1,0 +1,84 @@
+"""A stored server and a change waiting for its owner's confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from app.domain.local_config import LocalServerConfig
+from app.domain.owner import Owner
+
+PENDING_CHANGE_TTL_SECONDS = 60 * 60
+
+
+class ServerRecord(BaseModel):
+    """One server as committed to the database; `approved_hash` is the config the owner said yes to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    owner: Owner
+    name: str
+    config: LocalServerConfig
+    enabled: bool
+    approved_hash: str
+    version: int
+    created_at: float
+    updated_at: float
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_hash == self.config.approval_hash()
+
+
+class PendingChange(BaseModel):
+    """An add or edit the owner has been shown but not yet confirmed. Nothing runs from it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    owner: Owner
+    kind: Literal["add", "edit"]
+    name: str
+    config: LocalServerConfig
+    server_id: str | None
+    base_version: int | None
+    created_at: float
+
+    def expired(self, now: float) -> bool:
+        return now - self.created_at > PENDING_CHANGE_TTL_SECONDS
+
+
+@dataclass(frozen=True)
+class ServerDiff:
+    """Which servers a committed change starts, stops or restarts; everything else is untouched."""
+
+    start: tuple[ServerRecord, ...] = ()
+    stop: tuple[str, ...] = ()
+    restart: tuple[ServerRecord, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.start or self.stop or self.restart)
+
+
+def diff_servers(before: dict[str, ServerRecord], after: dict[str, ServerRecord]) -> ServerDiff:
+    """Compare two snapshots of one owner's servers (keyed by id) and say what must change at runtime."""
+    start: list[ServerRecord] = []
+    stop: list[str] = []
+    restart: list[ServerRecord] = []
+    for server_id, old in before.items():
+        new = after.get(server_id)
+        if new is None or not new.enabled:
+            if old.enabled:
+                stop.append(server_id)
+        elif not old.enabled:
+            start.append(new)
+        elif new.config.runtime_differs_from(old.config) or new.name != old.name:
+            restart.append(new)
+    for server_id, new in after.items():
+        if server_id not in before and new.enabled:
+            start.append(new)
+    return ServerDiff(tuple(start), tuple(stop), tuple(restart))

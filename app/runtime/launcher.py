@@ -1,0 +1,86 @@
+"""Turn an approved server record into an MCP transport: the seam where sandboxing and remote transports plug in."""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from mcp import StdioServerParameters
+from mcp.client._transport import TransportStreams
+from mcp.client.stdio import stdio_client
+
+from app.domain.server import ServerRecord
+from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
+from app.runtime.stderr_ring import StderrRing
+
+
+class LaunchError(Exception):
+    """The server cannot be started as configured; the message tells the owner what to fix."""
+
+
+class Launcher(Protocol):
+    def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]: ...
+
+    def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ServerFolders:
+    """Each (owner, server) gets its own private folder; names use the server id, never the user-chosen name."""
+
+    data_dir: Path
+
+    def home(self, record: ServerRecord) -> Path:
+        return self.data_dir / "users" / record.owner.id / "servers" / record.id / "home"
+
+
+class DirectLauncher:
+    """Runs the command on the host with a cleared environment (sandboxing wraps this in a later layer)."""
+
+    def __init__(self, folders: ServerFolders, child_path: str = DEFAULT_CHILD_PATH) -> None:
+        self._folders = folders
+        self._child_path = child_path
+
+    def parameters(self, record: ServerRecord) -> StdioServerParameters:
+        home = self._folders.home(record)
+        (home / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
+        cwd = self._working_directory(record, home)
+        env = child_environment(home=str(home), path=self._child_path, configured=record.config.env)
+        return StdioServerParameters(
+            command=record.config.command,
+            args=list(record.config.args),
+            env=env,
+            cwd=str(cwd),
+            encoding_error_handler="replace",
+        )
+
+    def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
+        return stdio_client(self.parameters(record), errlog=stderr.writer)
+
+    def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
+        command = record.config.command
+        if isinstance(exc, FileNotFoundError):
+            return f"the command `{command}` was not found on the Plugboard host (PATH is {self._child_path})"
+        if isinstance(exc, PermissionError):
+            return f"the command `{command}` is not executable on the Plugboard host"
+        if isinstance(exc, LaunchError):
+            return str(exc)
+        return None
+
+    @staticmethod
+    def _working_directory(record: ServerRecord, home: Path) -> Path:
+        cwd = record.config.cwd
+        if cwd is None:
+            return home
+        if not os.path.isabs(cwd):
+            # A relative folder lives inside the server's own private home; make it on first use.
+            path = home / cwd
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return path
+        path = Path(cwd)
+        if not path.is_dir():
+            raise LaunchError(f"the working directory `{cwd}` does not exist on the Plugboard host")
+        return path

@@ -1,0 +1,237 @@
+"""One task per (owner, server) that owns the MCP client from enter to exit, restarting it after crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client
+from mcp.client.session import IncomingMessage
+from mcp.shared.exceptions import MCPError
+
+from app.domain.server import ServerRecord
+from app.domain.status import ServerStatus
+from app.runtime.launcher import Launcher
+from app.runtime.stderr_ring import StderrRing
+from app.runtime.supervised_transport import TransportHealth, supervised
+
+log = logging.getLogger(__name__)
+
+StatusListener = Callable[[ServerRecord, ServerStatus], None]
+ToolsListener = Callable[[ServerRecord, list[types.Tool]], None]
+
+
+@dataclass(frozen=True)
+class ActorTimings:
+    connect_timeout: float = 30.0
+    request_timeout: float = 60.0
+    restart_backoff: float = 1.0
+    restart_backoff_max: float = 60.0
+    max_restarts: int = 5
+
+
+class ServerActor:
+    def __init__(
+        self,
+        record: ServerRecord,
+        launcher: Launcher,
+        timings: ActorTimings,
+        on_status: StatusListener,
+        on_tools: ToolsListener,
+    ) -> None:
+        self.record = record
+        self._launcher = launcher
+        self._timings = timings
+        self._on_status = on_status
+        self._on_tools = on_tools
+        self._client: Client | None = None
+        self._refresh = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._scope: anyio.CancelScope | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._mode: Any = "auto"
+        self.status = ServerStatus("starting")
+        self.stderr_tail = ""
+
+    # -- control, from any task ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"mcp:{self.record.owner.id}:{self.record.name}")
+
+    async def stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+        if self._task is not None:
+            # stdio shutdown is bounded (close stdin, 2 s, SIGTERM, 2 s, SIGKILL); leave headroom.
+            with anyio.move_on_after(15):
+                await asyncio.shield(self._task)
+        self._set_status(ServerStatus("stopped"))
+
+    async def wait_settled(self, timeout: float) -> ServerStatus:
+        """Wait until the first start attempt ends in `ready` or `error`."""
+        with anyio.move_on_after(timeout):
+            await self._settled.wait()
+        return self.status
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], timeout: float | None = None
+    ) -> types.CallToolResult:
+        client = self._client
+        if client is None or self.status.state != "ready":
+            raise MCPError(code=types.CONNECTION_CLOSED, message=f"server is {self.status.label()}")
+        return await client.call_tool(name, arguments, read_timeout_seconds=timeout or self._timings.request_timeout)
+
+    # -- the actor's own task --------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            while True:
+                self._set_status(ServerStatus("starting"))
+                reason, retryable = await self._one_session()
+                if reason is None:  # ended by the server in an orderly way after being ready
+                    reason = "the server closed the connection"
+                if self.status.state == "ready":
+                    failures = 0
+                failures += 1
+                self._set_status(ServerStatus("error", reason))
+                self._settled.set()
+                if not retryable:  # a missing command or folder will not appear by retrying
+                    return
+                if failures > self._timings.max_restarts:
+                    log.warning("server %s gave up after %d failures", self.record.name, failures)
+                    return
+                delay = min(self._timings.restart_backoff * 2 ** (failures - 1), self._timings.restart_backoff_max)
+                await anyio.sleep(delay)
+
+    async def _one_session(self) -> tuple[str | None, bool]:
+        """Run one connection; return why it ended (None for a clean end) and whether a retry can help."""
+        stderr = StderrRing()
+        health = TransportHealth()
+        try:
+            return await self._connect_and_serve(stderr, health), True
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:  # boundary: any failure of a user's server becomes its status
+            leaf = _leaf(exc)
+            launch_problem = self._launcher.describe_failure(self.record, leaf)
+            if launch_problem:
+                return launch_problem, False
+            return self._explain(leaf, health, stderr), True
+        finally:
+            self._client = None
+            stderr.close()
+            self.stderr_tail = stderr.text()[-4000:]
+
+    async def _connect_and_serve(self, stderr: StderrRing, health: TransportHealth) -> str | None:
+        # Drain stderr from the moment the process exists: a chatty server must not block on a full pipe.
+        transport = supervised(self._launcher.open(self.record, stderr), health, on_open=stderr.attach)
+        with anyio.CancelScope(deadline=anyio.current_time() + self._timings.connect_timeout) as connect:
+            async with Client(
+                transport,
+                mode=self._mode,
+                read_timeout_seconds=self._timings.request_timeout,
+                cache=None,
+                message_handler=self._on_message,
+            ) as client:
+                connect.deadline = math.inf
+                self._remember_era(client)
+                self._client = client
+                await self._publish_tools(client)
+                self._settled.set()
+                async with anyio.create_task_group() as tasks:
+                    if _modern_with_list_changed(client):
+                        tasks.start_soon(self._listen_for_changes, client)
+                    while not health.closed.is_set():
+                        await _wait_any(self._refresh, health.closed)
+                        if self._refresh.is_set():
+                            self._refresh.clear()
+                            await self._publish_tools(client)
+                    tasks.cancel_scope.cancel()
+                return health.problem
+        if connect.cancelled_caught:
+            return (
+                f"the server did not complete the MCP handshake within {self._timings.connect_timeout:g} s "
+                "(is this an MCP server that speaks stdio?)" + _stderr_hint(stderr)
+            )
+        return health.problem
+
+    async def _publish_tools(self, client: Client) -> None:
+        tools: list[types.Tool] = []
+        cursor: str | None = None
+        for _ in range(100):  # pagination is bounded: a server cannot keep us listing forever
+            page = await client.list_tools(cursor=cursor, cache_mode="bypass")
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        self._on_tools(self.record, tools)
+        self._set_status(ServerStatus("ready", tool_count=len(tools)))
+
+    async def _listen_for_changes(self, client: Client) -> None:
+        try:
+            async with client.listen(tools_list_changed=True) as events:
+                async for _ in events:
+                    self._refresh.set()
+        except Exception:  # boundary: legacy fallback is the message handler; re-list on reconnect anyway
+            log.debug("listen() unavailable for %s", self.record.name, exc_info=True)
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self._refresh.set()
+
+    def _remember_era(self, client: Client) -> None:
+        # Probing `server/discover` against a legacy server that ignores it costs 10 s on every reconnect.
+        self._mode = "legacy" if client.protocol_version != "2026-07-28" else "auto"
+
+    def _explain(self, exc: BaseException, health: TransportHealth, stderr: StderrRing) -> str:
+        if health.problem:
+            return health.problem
+        if isinstance(exc, MCPError):
+            if exc.code == types.CONNECTION_CLOSED or health.closed.is_set():
+                return "the server exited" + _stderr_hint(stderr)
+            return f"MCP error {exc.code}: {exc.message}" + _stderr_hint(stderr)
+        if health.closed.is_set():
+            return "the server exited" + _stderr_hint(stderr)
+        log.warning("server %s failed", self.record.name, exc_info=exc)
+        return f"{type(exc).__name__}: {exc}" + _stderr_hint(stderr)
+
+    def _set_status(self, status: ServerStatus) -> None:
+        if status != self.status:
+            self.status = status
+            self._on_status(self.record, status)
+
+
+def _modern_with_list_changed(client: Client) -> bool:
+    caps = client.server_capabilities
+    return client.protocol_version == "2026-07-28" and bool(caps and caps.tools and caps.tools.list_changed)
+
+
+async def _wait_any(*events: asyncio.Event | anyio.Event) -> None:
+    async with anyio.create_task_group() as tasks:
+
+        async def wait_one(event: asyncio.Event | anyio.Event) -> None:
+            await event.wait()
+            tasks.cancel_scope.cancel()
+
+        for event in events:
+            tasks.start_soon(wait_one, event)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    # Errors from `async with Client(...)` arrive wrapped in nested ExceptionGroups.
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _stderr_hint(stderr: StderrRing) -> str:
+    line = stderr.last_line()
+    return f"; last stderr line: {line}" if line else ""

@@ -1,0 +1,99 @@
+"""Starts, stops and restarts server actors; the only owner of live MCP sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import mcp_types as types
+
+from app.domain.server import ServerDiff, ServerRecord
+from app.domain.status import STOPPED, ServerStatus
+from app.runtime.launcher import Launcher
+from app.runtime.server_actor import ActorTimings, ServerActor
+from app.runtime.tool_registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+StatusCallback = Callable[[ServerRecord, ServerStatus], None]
+
+
+class SessionManager:
+    def __init__(self, launcher: Launcher, registry: ToolRegistry, timings: ActorTimings) -> None:
+        self._launcher = launcher
+        self._registry = registry
+        self._timings = timings
+        self._actors: dict[str, ServerActor] = {}
+        self._status_callbacks: list[StatusCallback] = []
+
+    def on_status(self, callback: StatusCallback) -> None:
+        self._status_callbacks.append(callback)
+
+    def status(self, server_id: str) -> ServerStatus:
+        actor = self._actors.get(server_id)
+        return actor.status if actor else STOPPED
+
+    def stderr_tail(self, server_id: str) -> str:
+        actor = self._actors.get(server_id)
+        return actor.stderr_tail if actor else ""
+
+    def is_live(self, server_id: str) -> bool:
+        return server_id in self._actors
+
+    async def apply(self, diff: ServerDiff) -> None:
+        """Hot reload: only the servers in the diff are touched, concurrently."""
+        await asyncio.gather(
+            *(self.stop(server_id) for server_id in diff.stop),
+            *(self.restart(record) for record in diff.restart),
+            *(self.start(record) for record in diff.start),
+        )
+
+    async def start(self, record: ServerRecord) -> None:
+        if record.id in self._actors:
+            await self.restart(record)
+            return
+        actor = ServerActor(record, self._launcher, self._timings, self._status_changed, self._tools_changed)
+        self._actors[record.id] = actor
+        actor.start()
+
+    async def restart(self, record: ServerRecord) -> None:
+        await self.stop(record.id)
+        await self.start(record)
+
+    async def stop(self, server_id: str) -> None:
+        actor = self._actors.pop(server_id, None)
+        if actor is None:
+            return
+        await actor.stop()
+        self._registry.withdraw(actor.record.owner, server_id)
+
+    async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
+        actor = self._actors.get(server_id)
+        if actor is None:
+            return STOPPED
+        return await actor.wait_settled(timeout)
+
+    async def call_tool(
+        self, server_id: str, tool: str, arguments: dict[str, Any], timeout: float | None = None
+    ) -> types.CallToolResult:
+        actor = self._actors.get(server_id)
+        if actor is None:
+            raise LookupError(server_id)
+        return await actor.call_tool(tool, arguments, timeout)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self.stop(server_id) for server_id in list(self._actors)))
+
+    def _status_changed(self, record: ServerRecord, status: ServerStatus) -> None:
+        if status.state != "ready":
+            self._registry.withdraw(record.owner, record.id)
+        for callback in self._status_callbacks:
+            try:
+                callback(record, status)
+            except Exception:  # boundary: a listener bug must not kill a server actor
+                log.exception("status callback failed")
+
+    def _tools_changed(self, record: ServerRecord, tools: list[types.Tool]) -> None:
+        self._registry.publish(record.owner, record.id, record.name, tools)

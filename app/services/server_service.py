@@ -1,0 +1,273 @@
+"""Use cases for an owner's servers: propose, confirm, edit, enable/disable, remove, reload.
+
+Every change goes: validate -> pending change (nothing runs) -> owner confirms -> one transaction
+(server row + audit entry) -> mirror file rewritten -> only the affected server is started/stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.domain.errors import ChangeExpired, InvalidConfig, NotYourServer, ServerNameTaken, ServerNotFound
+from app.domain.local_config import LocalServerConfig
+from app.domain.names import server_name_problem
+from app.domain.owner import Owner
+from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerRecord, diff_servers
+from app.domain.status import DISABLED, ServerStatus
+from app.runtime.session_manager import SessionManager
+from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.services.owner_locks import OwnerLocks
+from app.store.audit_log import AuditLog
+from app.store.config_mirror import ConfigMirror
+from app.store.database import Database
+from app.store.server_repository import ServerRepository
+
+MAX_SERVERS_PER_OWNER = 50
+
+
+@dataclass(frozen=True)
+class ServerOverview:
+    record: ServerRecord
+    status: ServerStatus
+    tools: list[RegisteredTool]
+
+
+class ServerService:
+    def __init__(
+        self,
+        db: Database,
+        repo: ServerRepository,
+        audit: AuditLog,
+        mirror: ConfigMirror,
+        sessions: SessionManager,
+        registry: ToolRegistry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._repo = repo
+        self._audit = audit
+        self._mirror = mirror
+        self._sessions = sessions
+        self._registry = registry
+        self._clock = clock
+        self._locks = OwnerLocks()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def overview(self, owner: Owner) -> list[ServerOverview]:
+        records = await self._repo.list_for_owner(owner)
+        return [self._overview(record) for record in records]
+
+    async def get(self, owner: Owner, name: str) -> ServerOverview:
+        record = await self._repo.get_by_name(owner, name)
+        if record is None:
+            raise ServerNotFound(name)
+        return self._overview(record)
+
+    async def owned(self, owner: Owner, server_id: str) -> ServerRecord:
+        """The server with this id, only if `owner` owns it (ids in Slack payloads are attacker-controlled)."""
+        record = await self._repo.get(server_id)
+        if record is None:
+            raise ServerNotFound(server_id[:12])
+        if record.owner != owner:
+            async with self._db.transaction() as conn:
+                await self._audit.append(
+                    conn,
+                    owner=record.owner,
+                    actor=owner,
+                    action="denied",
+                    server_name=record.name,
+                    detail={"reason": "not the owner"},
+                )
+            raise NotYourServer()
+        return record
+
+    async def pending(self, owner: Owner, change_id: str) -> PendingChange:
+        change = await self._repo.peek_pending(change_id)
+        if change is None or change.expired(self._clock()):
+            raise ChangeExpired()
+        if change.owner != owner:
+            raise NotYourServer()
+        return change
+
+    def _overview(self, record: ServerRecord) -> ServerOverview:
+        status = self._sessions.status(record.id) if record.enabled else DISABLED
+        return ServerOverview(record, status, self._registry.for_server(record.owner, record.id))
+
+    # -- proposing (nothing runs) ------------------------------------------------------------
+
+    async def propose_add(self, owner: Owner, name: str, config: LocalServerConfig) -> PendingChange:
+        if problem := server_name_problem(name):
+            raise InvalidConfig.single("name", problem)
+        existing = await self._repo.list_for_owner(owner)
+        if any(s.name == name for s in existing):
+            raise ServerNameTaken(name)
+        if len(existing) >= MAX_SERVERS_PER_OWNER:
+            raise InvalidConfig.single("name", f"You already have {MAX_SERVERS_PER_OWNER} servers; remove one first.")
+        return await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
+
+    async def propose_edit(self, owner: Owner, server_id: str, config: LocalServerConfig) -> PendingChange | None:
+        """None when nothing that runs has changed."""
+        record = await self.owned(owner, server_id)
+        if not config.runtime_differs_from(record.config):
+            return None
+        return await self._store_pending(owner, "edit", record.name, config, record.id, record.version)
+
+    async def _store_pending(
+        self,
+        owner: Owner,
+        kind: str,
+        name: str,
+        config: LocalServerConfig,
+        server_id: str | None,
+        base_version: int | None,
+    ) -> PendingChange:
+        now = self._clock()
+        change = PendingChange(
+            id=secrets.token_urlsafe(16),
+            owner=owner,
+            kind=kind,
+            name=name,
+            config=config,
+            server_id=server_id,
+            base_version=base_version,
+            created_at=now,
+        )
+        async with self._db.transaction() as conn:
+            await self._repo.purge_pending_before(conn, now - PENDING_CHANGE_TTL_SECONDS)
+            await self._repo.insert_pending(conn, change)
+        return change
+
+    # -- committing --------------------------------------------------------------------------
+
+    async def confirm(self, owner: Owner, change_id: str) -> ServerRecord:
+        async with self._locks(owner):
+            before = await self._snapshot(owner)
+            async with self._db.transaction() as conn:
+                change = await self._repo.take_pending(conn, change_id)
+                if change is None or change.expired(self._clock()):
+                    raise ChangeExpired()
+                if change.owner != owner:
+                    raise NotYourServer()
+                now = self._clock()
+                if change.kind == "add":
+                    if any(s.name == change.name for s in before.values()):
+                        raise ServerNameTaken(change.name)
+                    record = ServerRecord(
+                        id=uuid.uuid4().hex,
+                        owner=owner,
+                        name=change.name,
+                        config=change.config,
+                        enabled=True,
+                        approved_hash=change.config.approval_hash(),
+                        version=1,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    await self._repo.insert(conn, record)
+                else:
+                    current = before.get(change.server_id or "")
+                    if current is None:
+                        raise ServerNotFound(change.name)
+                    if current.version != change.base_version:
+                        raise ChangeExpired()  # someone changed it since this confirmation was shown
+                    record = current.model_copy(
+                        update={
+                            "config": change.config,
+                            "approved_hash": change.config.approval_hash(),
+                            "version": current.version + 1,
+                            "updated_at": now,
+                        }
+                    )
+                    await self._repo.update(conn, record, expected_version=current.version)
+                await self._audit.append(
+                    conn,
+                    owner=owner,
+                    action=f"approved_{change.kind}",
+                    server_name=record.name,
+                    detail={"config_sha256": record.approved_hash, "command": record.config.command_line()},
+                )
+            await self._committed(owner, before)
+        return record
+
+    async def cancel(self, owner: Owner, change_id: str) -> None:
+        async with self._db.transaction() as conn:
+            change = await self._repo.take_pending(conn, change_id)
+            if change is not None and change.owner != owner:
+                raise NotYourServer()
+
+    async def set_enabled(self, owner: Owner, server_id: str, enabled: bool) -> ServerRecord:
+        async with self._locks(owner):
+            before = await self._snapshot(owner)
+            current = await self.owned(owner, server_id)
+            if current.enabled == enabled:
+                return current
+            record = current.model_copy(
+                update={"enabled": enabled, "version": current.version + 1, "updated_at": self._clock()}
+            )
+            async with self._db.transaction() as conn:
+                await self._repo.update(conn, record, expected_version=current.version)
+                await self._audit.append(
+                    conn, owner=owner, action="enabled" if enabled else "disabled", server_name=record.name
+                )
+            await self._committed(owner, before)
+        return record
+
+    async def remove(self, owner: Owner, server_id: str) -> ServerRecord:
+        async with self._locks(owner):
+            before = await self._snapshot(owner)
+            record = await self.owned(owner, server_id)
+            async with self._db.transaction() as conn:
+                await self._repo.delete(conn, owner, server_id)
+                await self._audit.append(conn, owner=owner, action="removed", server_name=record.name)
+            await self._committed(owner, before)
+        return record
+
+    async def reload(self, owner: Owner, name: str | None = None) -> list[ServerRecord]:
+        """Restart the owner's enabled servers (or one of them), e.g. after installing something they need."""
+        records = [r for r in await self._repo.list_for_owner(owner) if r.enabled and (name is None or r.name == name)]
+        if name is not None and not records:
+            existing = await self._repo.get_by_name(owner, name)
+            if existing is None:
+                raise ServerNotFound(name)
+        await asyncio.gather(*(self._sessions.restart(r) for r in records if r.approved))
+        return records
+
+    async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
+        return await self._sessions.wait_settled(server_id, timeout)
+
+    async def restore(self) -> int:
+        """After a restart of the app: bring every enabled, approved server back, and rewrite mirrors."""
+        records = await self._repo.list_enabled()
+        for owner in await self._repo.list_owners():
+            await self._write_mirror(owner)
+        for record in records:
+            if record.approved:
+                await self._sessions.start(record)
+        return len(records)
+
+    async def _snapshot(self, owner: Owner) -> dict[str, ServerRecord]:
+        return {r.id: r for r in await self._repo.list_for_owner(owner)}
+
+    async def _committed(self, owner: Owner, before: dict[str, ServerRecord]) -> None:
+        after = await self._snapshot(owner)
+        await self._write_mirror(owner, list(after.values()))
+        diff = diff_servers(before, after)
+        # Never run a config its owner has not approved, whatever the diff says.
+        await self._sessions.apply(
+            type(diff)(
+                start=tuple(r for r in diff.start if r.approved),
+                stop=diff.stop,
+                restart=tuple(r for r in diff.restart if r.approved),
+            )
+        )
+
+    async def _write_mirror(self, owner: Owner, records: list[ServerRecord] | None = None) -> None:
+        if records is None:
+            records = await self._repo.list_for_owner(owner)
+        await asyncio.to_thread(self._mirror.write, owner, records)

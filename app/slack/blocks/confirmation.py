@@ -1,0 +1,84 @@
+"""The consent message: exactly what will run, shown whole, with Confirm / Cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.server import PendingChange
+from app.domain.status import ServerStatus
+from app.slack import ids
+from app.slack.text import chunks, code, escape, escaped_chunks
+
+_SECTION_LIMIT = 2900
+WARNING = (
+    ":warning: *This runs a program on the Plugboard host* with the arguments and environment below. "
+    "It can do anything that program can do. Confirm only commands you trust."
+)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def change_blocks(change: PendingChange) -> list[dict[str, Any]]:
+    verb = "Add" if change.kind == "add" else "Change"
+    config = change.config
+    blocks = [_section(f"*{verb} server {code(change.name)}* — exact command line:")]
+    # Never truncated: a long command is split over several sections instead.
+    blocks += [_section("```" + piece + "```") for piece in escaped_chunks(config.command_line(), _SECTION_LIMIT)]
+    env = ", ".join(f"{code(name)}=••••••" for name in config.env) or "_none_"
+    details = [
+        f"*Environment:* {env}",
+        f"*Working directory:* {code(config.cwd) if config.cwd else '_private folder_'}",
+    ]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(details)}]})
+    return blocks
+
+
+def confirmation_blocks(changes: list[PendingChange]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "Review before running"}}]
+    for change in changes:
+        blocks += change_blocks(change)
+    blocks.append(_section(WARNING))
+    value = ",".join(c.id for c in changes)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "change_decision",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.CONFIRM_CHANGE,
+                    "style": "primary",
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Confirm and start"},
+                },
+                {
+                    "type": "button",
+                    "action_id": ids.CANCEL_CHANGE,
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Cancel"},
+                },
+            ],
+        }
+    )
+    return blocks
+
+
+def confirmation_text(changes: list[PendingChange]) -> str:
+    names = ", ".join(c.name for c in changes)
+    return f"Review before running: {names}"
+
+
+def status_line(name: str, status: ServerStatus, tool_names: list[str]) -> str:
+    line = f"{code(name)}: {escape(status.label())}"
+    if status.state == "ready" and tool_names:
+        shown = ", ".join(code(t) for t in tool_names[:20])
+        more = f" and {len(tool_names) - 20} more" if len(tool_names) > 20 else ""
+        line += f": {shown}{more}"
+    return line
+
+
+def progress_blocks(lines: list[str], *, title: str) -> list[dict[str, Any]]:
+    body = "\n".join(lines)
+    return [_section(f"*{escape(title)}*"), *[_section(piece) for piece in chunks(body, _SECTION_LIMIT)][:40]]

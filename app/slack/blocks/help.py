@@ -1,0 +1,35 @@
+"""The /mcp help text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COMMANDS = [
+    ("/mcp list", "your servers, their status and actions"),
+    ("/mcp add", "add a local (stdio) server through a form"),
+    ("/mcp add-json <json>", "add servers from a Claude Desktop, VS Code or Claude Code config, or `name {config}`"),
+    ("/mcp edit <name>", "change a server (changes to what runs need a new confirmation)"),
+    ("/mcp enable <name>", "start a disabled server"),
+    ("/mcp disable <name>", "stop a server and keep its config"),
+    ("/mcp remove <name>", "stop and delete a server"),
+    ("/mcp tools [name]", "the tools your servers offer"),
+    ("/mcp call <server> <tool> [json]", "call a tool with JSON arguments"),
+    ("/mcp reload [name]", "restart your servers (or one)"),
+    ("/mcp help", "this help"),
+]
+
+
+def help_text() -> str:
+    return "Plugboard: your own MCP servers in Slack.\n" + "\n".join(f"{c} — {d}" for c, d in COMMANDS)
+
+
+def help_blocks(intro: str | None = None) -> list[dict[str, Any]]:
+    lines = "\n".join(f"`{c}` — {d}" for c, d in COMMANDS)
+    blocks: list[dict[str, Any]] = []
+    if intro:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": intro}})
+    blocks.append(
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Plugboard* — your own MCP servers in Slack"}}
+    )
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": lines}})
+    return blocks

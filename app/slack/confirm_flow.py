@@ -1,0 +1,45 @@
+"""After the owner says yes: apply each change, show `starting…`, then each server's outcome."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.domain.errors import PlugboardError
+from app.domain.owner import Owner
+from app.domain.server import ServerRecord
+from app.services.server_service import ServerService
+from app.slack.blocks.confirmation import progress_blocks, status_line
+from app.slack.reply import Reply
+from app.slack.text import code, escape
+
+
+class ConfirmFlow:
+    def __init__(self, servers: ServerService, settle_timeout: float) -> None:
+        self._servers = servers
+        self._settle_timeout = settle_timeout
+
+    async def run(self, reply: Reply, owner: Owner, change_ids: list[str]) -> None:
+        names = []
+        for change_id in change_ids:
+            try:
+                names.append((await self._servers.pending(owner, change_id)).name)
+            except PlugboardError:
+                names.append("?")
+        await reply.send("Starting…", progress_blocks([f"{code(n)}: starting…" for n in names], title="Starting"))
+        lines: list[str] = []
+        started: list[ServerRecord] = []
+        for change_id, name in zip(change_ids, names, strict=True):
+            try:
+                started.append(await self._servers.confirm(owner, change_id))
+            except PlugboardError as exc:
+                lines.append(f":x: {code(name)}: {escape(str(exc))}")
+        await self.report(reply, started, lines, title="Done")
+
+    async def report(self, reply: Reply, records: list[ServerRecord], lines: list[str], *, title: str) -> None:
+        statuses = await asyncio.gather(*(self._servers.wait_settled(r.id, self._settle_timeout) for r in records))
+        for record, status in zip(records, statuses, strict=True):
+            overview = await self._servers.get(record.owner, record.name)
+            tool_names = [t.tool.name for t in overview.tools]
+            icon = ":white_check_mark:" if status.state == "ready" else ":x:"
+            lines.append(f"{icon} " + status_line(record.name, status, tool_names))
+        await reply.send("\n".join(lines)[:3000], progress_blocks(lines, title=title))

@@ -1,0 +1,49 @@
+"""Wire listeners onto the Bolt app: one line each, handlers are bound methods of small classes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from app.services.server_service import ServerService
+from app.services.tool_service import ToolService
+from app.slack import ids
+from app.slack.actions import ServerActions
+from app.slack.commands import McpCommands
+from app.slack.confirm_flow import ConfirmFlow
+from app.slack.home import HomeTab
+from app.slack.submissions import ServerSubmissions
+
+log = logging.getLogger(__name__)
+
+
+def register_listeners(app: AsyncApp, servers: ServerService, tools: ToolService, *, settle_timeout: float) -> None:
+    confirm = ConfirmFlow(servers, settle_timeout)
+    home = HomeTab(servers)
+    commands = McpCommands(servers, tools, confirm)
+    submissions = ServerSubmissions(servers)
+    actions = ServerActions(servers, confirm, home)
+
+    app.command("/mcp")(commands.handle)
+    app.view(ids.ADD_MODAL)(submissions.add)
+    app.view(ids.EDIT_MODAL)(submissions.edit)
+    app.action(ids.CONFIRM_CHANGE)(actions.confirm_change)
+    app.action(ids.CANCEL_CHANGE)(actions.cancel_change)
+    app.action(ids.SERVER_MENU)(actions.server_menu)
+    app.action(ids.CONFIRM_REMOVE)(actions.confirm_remove)
+    app.action(ids.CANCEL_REMOVE)(actions.cancel_remove)
+    app.action(ids.OPEN_ADD_MODAL)(actions.open_add_modal)
+    app.event("app_home_opened")(home.opened)
+    app.event("message")(_ignore)
+    app.error(_on_error)
+
+
+async def _ignore(ack: Any = None) -> None:
+    """DMs to the app are accepted quietly until the chat agent arrives."""
+
+
+async def _on_error(error: Exception, body: dict[str, Any]) -> None:
+    # boundary: anything a listener did not handle; logged without the payload (it may carry user input)
+    log.error("unhandled error in a Slack listener: %s", type(error).__name__, exc_info=error)

@@ -1,0 +1,56 @@
+"""Append-only record of config changes and approvals (tool calls join in with the policy work)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from app.domain.owner import Owner
+from app.store.database import Database
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    owner_id: str
+    actor_id: str
+    action: str
+    server_name: str | None
+    detail: dict[str, Any]
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        owner: Owner,
+        action: str,
+        server_name: str | None,
+        detail: dict[str, Any] | None = None,
+        actor: Owner | None = None,
+    ) -> None:
+        """Written inside the caller's transaction so the entry and the change commit together."""
+        await conn.execute(
+            "INSERT INTO audit_log (at, owner_id, actor_id, action, server_name, detail_json) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time(), owner.id, (actor or owner).id, action, server_name, json.dumps(detail or {}, sort_keys=True)),
+        )
+
+    async def recent(self, owner: Owner, limit: int = 20) -> list[AuditEntry]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM audit_log WHERE owner_id = ? ORDER BY id DESC LIMIT ?", (owner.id, limit)
+        )
+        return [
+            AuditEntry(
+                r["at"], r["owner_id"], r["actor_id"], r["action"], r["server_name"], json.loads(r["detail_json"])
+            )
+            for r in rows
+        ]

@@ -1,0 +1,190 @@
+"""The real app, built by bootstrap, in HTTP mode, talking to a FakeSlack; requests are signed like Slack's."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+
+from app.bootstrap import Plugboard, build
+from app.settings import Settings
+from tests.support import slack_payloads as payloads
+from tests.support.fake_slack import Call, FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+ACK_LIMIT_SECONDS = 3.0
+
+
+def settings_for_tests(data_dir: Path, slack: FakeSlack, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": SecretStr(slack.bot_token),
+        "slack_signing_secret": SecretStr(SIGNING_SECRET),
+        "slack_api_url": slack.api_url,
+        "plugboard_data_dir": data_dir,
+        "plugboard_connect_timeout": 20.0,
+        "plugboard_request_timeout": 20.0,
+        "plugboard_restart_backoff": 0.05,
+        "plugboard_confirm_wait": 30.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    slack: FakeSlack
+    app: Plugboard
+    http: httpx2.AsyncClient
+    data_dir: Path
+    ack_seconds: list[float] = field(default_factory=list)
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, data_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
+        async with FakeSlack() as slack:
+            async with cls.app_on(data_dir, slack, **overrides) as harness:
+                yield harness
+            assert slack.problems == [], f"the app broke Slack's rules: {slack.problems}"
+
+    @classmethod
+    @asynccontextmanager
+    async def app_on(cls, data_dir: Path, slack: FakeSlack, **overrides: Any) -> AsyncIterator[Harness]:
+        app = await build(settings_for_tests(data_dir, slack, **overrides))
+        transport = httpx2.ASGITransport(app=app.asgi)
+        try:
+            async with httpx2.AsyncClient(transport=transport, base_url="http://plugboard.test") as http:
+                yield cls(slack, app, http, data_dir)
+        finally:
+            await app.close()
+
+    def user(self, user_id: str = payloads.USER_ID, team_id: str = payloads.TEAM_ID) -> SlackUser:
+        return SlackUser(self, user_id, team_id)
+
+    async def post(self, body: str, *, content_type: str = "application/x-www-form-urlencoded") -> httpx2.Response:
+        headers = payloads.sign(body, SIGNING_SECRET)
+        headers["content-type"] = content_type
+        started = time.monotonic()
+        response = await self.http.post("/slack/events", content=body, headers=headers)
+        elapsed = time.monotonic() - started
+        self.ack_seconds.append(elapsed)
+        assert elapsed < ACK_LIMIT_SECONDS, f"Slack needs an answer within 3 s; took {elapsed:.2f} s"
+        return response
+
+
+@dataclass
+class SlackUser:
+    """One person clicking around in Slack."""
+
+    harness: Harness
+    user_id: str
+    team_id: str
+    response_url: str = ""
+
+    @property
+    def slack(self) -> FakeSlack:
+        return self.harness.slack
+
+    async def command(self, text: str) -> httpx2.Response:
+        self.response_url = self.slack.new_response_url()
+        body = payloads.slash_command(
+            text, user_id=self.user_id, team_id=self.team_id,
+            trigger_id=self.slack.issue_trigger_id(self.user_id), response_url=self.response_url,
+        )
+        response = await self.harness.post(body)
+        assert response.status_code == 200, response.text
+        return response
+
+    async def reply(self, predicate: Callable[[dict[str, Any]], bool] | None = None, *, after: int = 0,
+                    timeout: float = 30.0) -> dict[str, Any]:
+        """The next message the app sent to this user's latest response_url."""
+        hook = FakeSlack.response_url_id(self.response_url)
+        call = await self.slack.wait_for(
+            "response_url",
+            lambda c: c.path.endswith(hook) and c.status == 200 and (predicate is None or predicate(c.params)),
+            timeout=timeout, after=after,
+        )
+        return call.params
+
+    async def open_modal(self, text: str) -> dict[str, Any]:
+        mark = self.slack.mark()
+        await self.command(text)
+        call = await self.slack.wait_for("views.open", after=mark)
+        assert call.ok, call.response
+        assert call.response is not None
+        view: dict[str, Any] = call.response["view"]
+        return view
+
+    async def submit(self, view: dict[str, Any], fields: dict[str, str | None]) -> httpx2.Response:
+        values = {block_id: {"value": payloads.text_value(value)} for block_id, value in fields.items()}
+        body = payloads.view_submission(
+            view, values, user_id=self.user_id, team_id=self.team_id,
+            trigger_id=self.slack.issue_trigger_id(self.user_id),
+        )
+        response = await self.harness.post(body)
+        assert response.status_code == 200, response.text
+        return response
+
+    async def click(self, message: dict[str, Any], action_id: str, *, value: str | None = None,
+                    selected: str | None = None) -> httpx2.Response:
+        """Click a button (or pick an overflow option) in a message this user received by response_url."""
+        action = _find_action(message.get("blocks") or [], action_id, value=value, selected=selected)
+        self.response_url = self.slack.new_response_url()
+        body = payloads.block_actions(
+            action, user_id=self.user_id, team_id=self.team_id, trigger_id=self.slack.issue_trigger_id(self.user_id),
+            response_url=self.response_url, message={"text": message.get("text", ""), "blocks": message["blocks"]},
+        )
+        response = await self.harness.post(body)
+        assert response.status_code == 200, response.text
+        return response
+
+    async def raw_click(self, action: dict[str, Any]) -> httpx2.Response:
+        """A block_actions payload with whatever the caller puts in it (tampering tests)."""
+        self.response_url = self.slack.new_response_url()
+        body = payloads.block_actions(
+            action, user_id=self.user_id, team_id=self.team_id, trigger_id=self.slack.issue_trigger_id(self.user_id),
+            response_url=self.response_url, message={"text": "", "blocks": []},
+        )
+        return await self.harness.post(body)
+
+
+def _find_action(blocks: list[dict[str, Any]], action_id: str, *, value: str | None,
+                 selected: str | None) -> dict[str, Any]:
+    for block in blocks:
+        elements = list(block.get("elements") or [])
+        if block.get("accessory"):
+            elements.append(block["accessory"])
+        for element in elements:
+            if element.get("action_id") != action_id:
+                continue
+            if element.get("type") == "overflow":
+                for option in element["options"]:
+                    if selected is None or option["value"] == selected:
+                        return {"action_id": action_id, "block_id": block.get("block_id", "b"), "type": "overflow",
+                                "selected_option": option}
+                continue
+            if value is None or element.get("value") == value:
+                return {"action_id": action_id, "block_id": block.get("block_id", "b"), "type": element["type"],
+                        "value": element.get("value", ""), "text": element.get("text")}
+    raise AssertionError(f"no {action_id!r} element in blocks: {json.dumps(blocks)[:500]}")
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """Everything a person would read in a message: its text and the text of its blocks."""
+    parts = [message.get("text") or ""]
+    for block in message.get("blocks") or []:
+        if isinstance(block.get("text"), dict):
+            parts.append(block["text"].get("text", ""))
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                parts.append(element["text"])
+    return "\n".join(parts)
+
+
+__all__ = ["SIGNING_SECRET", "Call", "Harness", "SlackUser", "text_of"]
