@@ -10,6 +10,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from app.bootstrap import build
+from app.domain.policy import PolicyError
 from app.logging_setup import configure_logging
 from app.settings import SETUP_DOC, Settings
 
@@ -71,7 +72,11 @@ def main() -> int:
         if s is not None
     ]
     configure_logging(secrets)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except PolicyError as exc:
+        print(f"plugboard: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
-from app.runtime.launcher import DirectLauncher, ServerFolders
+from app.domain.policy import Policy, PolicyError, parse_policy
+from app.runtime.launcher import DirectLauncher, Launcher, ServerFolders
+from app.runtime.process_limits import ProcessLimiter
+from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_sandbox
 from app.runtime.server_actor import ActorTimings
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
+from app.services.local_gate import LocalGate
 from app.services.server_service import ServerService
 from app.services.tool_service import ToolService
 from app.settings import Settings
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Plugboard:
     settings: Settings
+    policy: Policy
     db: Database
     sessions: SessionManager
     servers: ServerService
@@ -46,23 +54,52 @@ class Plugboard:
         await self.db.close()
 
 
+def load_policy(path: Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyError(f"cannot read the policy file {path}: {exc.strerror}") from None
+    return parse_policy(text, source=f"policy file {path}")
+
+
 async def build(settings: Settings) -> Plugboard:
+    policy = await asyncio.to_thread(load_policy, settings.plugboard_policy_file)
     data_dir = settings.plugboard_data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys = settings.plugboard_encryption_keys.get_secret_value() if settings.plugboard_encryption_keys else None
-    box = SecretBox(Keyring.load_or_create(keys, data_dir))
+    box = SecretBox(await asyncio.to_thread(Keyring.load_or_create, keys, data_dir))
     db = await Database.open(data_dir / "plugboard.sqlite3")
     repo = ServerRepository(db, box)
     audit = AuditLog(db)
     registry = ToolRegistry()
+    limits = policy.limits
     timings = ActorTimings(
-        connect_timeout=settings.plugboard_connect_timeout,
-        request_timeout=settings.plugboard_request_timeout,
+        connect_timeout=settings.plugboard_connect_timeout or limits.connect_timeout_seconds,
+        request_timeout=settings.plugboard_request_timeout or limits.request_timeout_seconds,
         restart_backoff=settings.plugboard_restart_backoff,
     )
-    sessions = SessionManager(DirectLauncher(ServerFolders(data_dir), settings.plugboard_child_path), registry, timings)
-    servers = ServerService(db, repo, audit, ConfigMirror(data_dir), sessions, registry)
-    tools = ToolService(db, repo, sessions, registry, audit)
+    launcher, sandbox_problem = await _local_launcher(settings, policy, data_dir)
+    sessions = SessionManager(
+        launcher,
+        registry,
+        timings,
+        max_live_per_owner=limits.live_servers_per_owner,
+        max_live_total=limits.live_servers_total,
+    )
+    gate = LocalGate(policy.local_servers, sandbox_problem)
+    servers = ServerService(
+        db,
+        repo,
+        audit,
+        ConfigMirror(data_dir),
+        sessions,
+        registry,
+        gate,
+        max_servers_per_owner=limits.servers_per_owner,
+    )
+    tools = ToolService(db, repo, sessions, registry, audit, result_limit=limits.result_chars_slack)
 
     assert settings.slack_bot_token is not None, "checked by Settings.missing() before build()"
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url())
@@ -75,4 +112,19 @@ async def build(settings: Settings) -> Plugboard:
     )
     register_listeners(bolt, servers, tools, settle_timeout=settings.plugboard_confirm_wait)
     asgi = build_asgi(bolt, serve_slack_events=not settings.socket_mode)
-    return Plugboard(settings, db, sessions, servers, tools, bolt, asgi)
+    return Plugboard(settings, policy, db, sessions, servers, tools, bolt, asgi)
+
+
+async def _local_launcher(settings: Settings, policy: Policy, data_dir: Path) -> tuple[Launcher, str | None]:
+    folders = ServerFolders(data_dir)
+    mode = policy.local_servers.mode
+    if mode == "trusted":
+        log.warning('local servers run WITHOUT a sandbox (policy local_servers.mode = "trusted")')
+        return DirectLauncher(folders, settings.plugboard_child_path), None
+    instance = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    limiter = await asyncio.to_thread(ProcessLimiter.detect, instance)
+    problem = await probe_sandbox(limiter) if mode != "off" else None
+    if problem:
+        log.error("local servers are refused: %s", problem)
+    spec = SandboxSpec(policy.local_servers.read_only_paths, policy.limits, settings.plugboard_child_path)
+    return SandboxLauncher(folders, spec, limiter), problem

@@ -29,8 +29,9 @@ class Settings(BaseSettings):
     plugboard_admin_servers_file: Path | None = None
 
     plugboard_child_path: str = DEFAULT_CHILD_PATH
-    plugboard_connect_timeout: float = Field(default=30.0, gt=0)
-    plugboard_request_timeout: float = Field(default=60.0, gt=0)
+    # When unset, the policy file's limits apply.
+    plugboard_connect_timeout: float | None = Field(default=None, gt=0)
+    plugboard_request_timeout: float | None = Field(default=None, gt=0)
     plugboard_restart_backoff: float = Field(default=1.0, ge=0)
     plugboard_confirm_wait: float = Field(default=45.0, gt=0)
 

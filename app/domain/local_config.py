@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,6 +29,7 @@ DANGEROUS_ENV = re.compile(
     r"GCONV_PATH|MALLOC_.*|TMPDIR|XDG_.*)$"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class LocalServerConfig(BaseModel):
@@ -40,6 +42,8 @@ class LocalServerConfig(BaseModel):
     args: tuple[str, ...] = ()
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
+    # Sandboxed servers keep the network unless their owner marks them offline.
+    offline: bool = False
 
     def __repr__(self) -> str:
         masked = dict.fromkeys(self.env, "***")
@@ -63,7 +67,7 @@ class LocalServerConfig(BaseModel):
 
 
 def build_local_config(
-    *, command: str, args: list[str] | tuple[str, ...], env: dict[str, str], cwd: str | None
+    *, command: str, args: list[str] | tuple[str, ...], env: dict[str, str], cwd: str | None, offline: bool = False
 ) -> LocalServerConfig:
     """Validate every field and return the config, or raise InvalidConfig naming each bad field."""
     problems: dict[str, str] = {}
@@ -95,21 +99,37 @@ def build_local_config(
     if problems:
         raise InvalidConfig(problems)
     try:
-        return LocalServerConfig(command=command, args=tuple(args), env=dict(env), cwd=cwd)
+        return LocalServerConfig(command=command, args=tuple(args), env=dict(env), cwd=cwd, offline=offline)
     except ValidationError as exc:  # defensive: the checks above should cover every rule
         raise InvalidConfig.single("command", exc.errors()[0]["msg"]) from None
 
 
-def _text_problem(value: str, max_bytes: int, label: str, *, allow_empty: bool = False) -> str | None:
+def _text_problem(
+    value: str, max_bytes: int, label: str, *, allow_empty: bool = False, shown: bool = True
+) -> str | None:
+    """`shown`: the value appears in the confirmation, so nothing in it may be invisible there."""
     if "\x00" in value:
         return f"{label} contains a NUL byte."
     if _CONTROL.search(value):
         return f"{label} contains control characters."
+    if _SURROGATE.search(value):
+        return f"{label} contains invalid Unicode (a lone surrogate)."
+    if shown and _has_invisible(value):
+        return (
+            f"{label} contains invisible characters (zero-width, bidi or other format characters): "
+            "what you confirm must be exactly what runs."
+        )
     if len(value.encode()) > max_bytes:
         return f"{label} is longer than {max_bytes} bytes."
     if not allow_empty and not value:
         return f"{label} is empty."
     return None
+
+
+def _has_invisible(value: str) -> bool:
+    # The confirmation strips these before showing text, so a value holding them would run differently from
+    # how it looks.
+    return any("\x80" <= ch <= "\x9f" or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def _env_problem(env: dict[str, str]) -> str | None:
@@ -125,7 +145,7 @@ def _env_problem(env: dict[str, str]) -> str | None:
             )
         if DANGEROUS_ENV.fullmatch(name):
             return f"`{name}` cannot be set: it changes how programs load or Plugboard sets it itself."
-        if problem := _text_problem(value, MAX_ENV_VALUE_BYTES, f"The value of {name}", allow_empty=True):
+        if problem := _text_problem(value, MAX_ENV_VALUE_BYTES, f"The value of {name}", allow_empty=True, shown=False):
             return problem
     return None
 
@@ -164,19 +184,24 @@ def parse_arg_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip() != ""]
 
 
+_REMOTE_TYPES = ("http", "sse", "streamable-http", "streamableHttp", "streamable_http")
+_REMOTE_URL_KEYS = ("url", "serverUrl", "httpUrl")
+
+
 def config_from_mapping(entry: Any, *, where: str) -> LocalServerConfig:
     """A local server entry from imported JSON (`{"command", "args", "env", "cwd", "type"}`)."""
     if not isinstance(entry, dict):
         raise InvalidConfig.single("json", f"{where}: expected an object with `command`, got {type(entry).__name__}.")
-    allowed = {"type", "command", "args", "env", "cwd"}
+    kind = entry.get("type", "stdio")
+    # Checked before unknown fields: a remote entry carries `url`/`headers`, and its owner needs the pointer.
+    if kind in _REMOTE_TYPES or any(key in entry for key in _REMOTE_URL_KEYS):
+        raise InvalidConfig.single("json", f"{where}: remote servers are added with `/mcp connect`, not as JSON.")
+    allowed = {"type", "command", "args", "env", "cwd", "offline"}
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise InvalidConfig.single(
             "json", f"{where}: unknown field `{_printable(unknown[0])}` (allowed: {', '.join(sorted(allowed))})."
         )
-    kind = entry.get("type", "stdio")
-    if kind in {"http", "sse", "streamable-http", "streamableHttp"} or "url" in entry:
-        raise InvalidConfig.single("json", f"{where}: remote servers are added with `/mcp connect`, not as JSON.")
     if kind != "stdio":
         raise InvalidConfig.single("json", f'{where}: `type` must be "stdio".')
     command = entry.get("command")
@@ -191,8 +216,11 @@ def config_from_mapping(entry: Any, *, where: str) -> LocalServerConfig:
     cwd = entry.get("cwd")
     if cwd is not None and not isinstance(cwd, str):
         raise InvalidConfig.single("json", f"{where}: `cwd` must be a string.")
+    offline = entry.get("offline", False)
+    if not isinstance(offline, bool):
+        raise InvalidConfig.single("json", f"{where}: `offline` must be true or false.")
     try:
-        return build_local_config(command=command, args=args, env=env, cwd=cwd)
+        return build_local_config(command=command, args=args, env=env, cwd=cwd, offline=offline)
     except InvalidConfig as exc:
         field, message = next(iter(exc.problems.items()))
         raise InvalidConfig.single("json", f"{where}: {field}: {message}") from None

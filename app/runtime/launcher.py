@@ -26,6 +26,8 @@ class Launcher(Protocol):
 
     def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class ServerFolders:
@@ -59,6 +61,9 @@ class DirectLauncher:
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
         return stdio_client(self.parameters(record), errlog=stderr.writer)
+
+    def close(self) -> None:
+        """Nothing to release: direct children are reaped by the stdio transport."""
 
     def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
         command = record.config.command

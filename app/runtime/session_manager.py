@@ -21,8 +21,19 @@ StatusCallback = Callable[[ServerRecord, ServerStatus], None]
 
 
 class SessionManager:
-    def __init__(self, launcher: Launcher, registry: ToolRegistry, timings: ActorTimings) -> None:
+    def __init__(
+        self,
+        launcher: Launcher,
+        registry: ToolRegistry,
+        timings: ActorTimings,
+        *,
+        max_live_per_owner: int = 10,
+        max_live_total: int = 200,
+    ) -> None:
         self._launcher = launcher
+        self._max_live_per_owner = max_live_per_owner
+        self._max_live_total = max_live_total
+        self._refused: dict[str, ServerStatus] = {}
         self._registry = registry
         self._timings = timings
         self._actors: dict[str, ServerActor] = {}
@@ -33,7 +44,9 @@ class SessionManager:
 
     def status(self, server_id: str) -> ServerStatus:
         actor = self._actors.get(server_id)
-        return actor.status if actor else STOPPED
+        if actor is None:
+            return self._refused.get(server_id, STOPPED)
+        return actor.status
 
     def stderr_tail(self, server_id: str) -> str:
         actor = self._actors.get(server_id)
@@ -54,6 +67,11 @@ class SessionManager:
         if record.id in self._actors:
             await self.restart(record)
             return
+        if refusal := self._cap_refusal(record):
+            self._refused[record.id] = refusal
+            self._status_changed(record, refusal)
+            return
+        self._refused.pop(record.id, None)
         actor = ServerActor(record, self._launcher, self._timings, self._status_changed, self._tools_changed)
         self._actors[record.id] = actor
         actor.start()
@@ -62,7 +80,18 @@ class SessionManager:
         await self.stop(record.id)
         await self.start(record)
 
+    def _cap_refusal(self, record: ServerRecord) -> ServerStatus | None:
+        if len(self._actors) >= self._max_live_total:
+            return ServerStatus("error", f"Plugboard is running its maximum of {self._max_live_total} servers")
+        mine = sum(1 for a in self._actors.values() if a.record.owner == record.owner)
+        if mine >= self._max_live_per_owner:
+            return ServerStatus(
+                "error", f"you already have {self._max_live_per_owner} servers running; disable one first"
+            )
+        return None
+
     async def stop(self, server_id: str) -> None:
+        self._refused.pop(server_id, None)
         actor = self._actors.pop(server_id, None)
         if actor is None:
             return
@@ -72,7 +101,7 @@ class SessionManager:
     async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
         actor = self._actors.get(server_id)
         if actor is None:
-            return STOPPED
+            return self.status(server_id)
         return await actor.wait_settled(timeout)
 
     async def call_tool(
@@ -85,6 +114,7 @@ class SessionManager:
 
     async def close(self) -> None:
         await asyncio.gather(*(self.stop(server_id) for server_id in list(self._actors)))
+        await asyncio.to_thread(self._launcher.close)
 
     def _status_changed(self, record: ServerRecord, status: ServerStatus) -> None:
         if status.state != "ready":

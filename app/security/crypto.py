@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -36,7 +36,10 @@ class DecryptionError(Exception):
 class Keyring:
     """Ordered keys: the first encrypts, all decrypt."""
 
-    keys: tuple[tuple[str, bytes], ...]
+    keys: tuple[tuple[str, bytes], ...] = field(repr=False)  # a repr in a log or traceback must not leak keys
+
+    def __repr__(self) -> str:
+        return f"Keyring(kids={[kid for kid, _ in self.keys]!r})"
 
     @classmethod
     def parse(cls, spec: str) -> Keyring:
@@ -102,7 +105,12 @@ class SecretBox:
         cipher = self._ciphers.get(kid)
         if version != "v1" or cipher is None:
             raise DecryptionError(f"no key `{kid}` for this secret (was a key removed from the keyring?)")
-        raw = base64.b64decode(payload)
+        try:
+            raw = base64.b64decode(payload, validate=True)
+        except binascii.Error:
+            raise DecryptionError("secret is not valid base64 (damaged in storage?)") from None
+        if len(raw) < 12 + 16:  # nonce + GCM tag
+            raise DecryptionError("secret is too short to be a ciphertext (damaged in storage?)")
         try:
             return cipher.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except InvalidTag:

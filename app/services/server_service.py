@@ -21,13 +21,12 @@ from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerR
 from app.domain.status import DISABLED, ServerStatus
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.services.local_gate import LocalGate, RunConditions
 from app.services.owner_locks import OwnerLocks
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
 from app.store.server_repository import ServerRepository
-
-MAX_SERVERS_PER_OWNER = 50
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,8 @@ class ServerService:
         mirror: ConfigMirror,
         sessions: SessionManager,
         registry: ToolRegistry,
+        gate: LocalGate,
+        max_servers_per_owner: int = 20,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
@@ -54,6 +55,8 @@ class ServerService:
         self._mirror = mirror
         self._sessions = sessions
         self._registry = registry
+        self._gate = gate
+        self._max_servers = max_servers_per_owner
         self._clock = clock
         self._locks = OwnerLocks()
 
@@ -101,14 +104,19 @@ class ServerService:
 
     # -- proposing (nothing runs) ------------------------------------------------------------
 
+    def conditions(self, config: LocalServerConfig) -> RunConditions:
+        """How this config would run (sandbox, network, risk flags); raises InvalidConfig if not allowed."""
+        return self._gate.check(config)
+
     async def propose_add(self, owner: Owner, name: str, config: LocalServerConfig) -> PendingChange:
         if problem := server_name_problem(name):
             raise InvalidConfig.single("name", problem)
         existing = await self._repo.list_for_owner(owner)
         if any(s.name == name for s in existing):
             raise ServerNameTaken(name)
-        if len(existing) >= MAX_SERVERS_PER_OWNER:
-            raise InvalidConfig.single("name", f"You already have {MAX_SERVERS_PER_OWNER} servers; remove one first.")
+        if len(existing) >= self._max_servers:
+            raise InvalidConfig.single("name", f"You already have {self._max_servers} servers; remove one first.")
+        self._gate.check(config)
         return await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
 
     async def propose_edit(self, owner: Owner, server_id: str, config: LocalServerConfig) -> PendingChange | None:
@@ -116,6 +124,7 @@ class ServerService:
         record = await self.owned(owner, server_id)
         if not config.runtime_differs_from(record.config):
             return None
+        self._gate.check(config)
         return await self._store_pending(owner, "edit", record.name, config, record.id, record.version)
 
     async def _store_pending(
@@ -154,6 +163,7 @@ class ServerService:
                     raise ChangeExpired()
                 if change.owner != owner:
                     raise NotYourServer()
+                self._gate.check(change.config)  # the policy may have changed since it was shown
                 now = self._clock()
                 if change.kind == "add":
                     if any(s.name == change.name for s in before.values()):
@@ -235,7 +245,7 @@ class ServerService:
             existing = await self._repo.get_by_name(owner, name)
             if existing is None:
                 raise ServerNotFound(name)
-        await asyncio.gather(*(self._sessions.restart(r) for r in records if r.approved))
+        await asyncio.gather(*(self._sessions.restart(r) for r in records if r.approved and self._allowed(r.config)))
         return records
 
     async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
@@ -247,9 +257,16 @@ class ServerService:
         for owner in await self._repo.list_owners():
             await self._write_mirror(owner)
         for record in records:
-            if record.approved:
+            if record.approved and self._allowed(record.config):
                 await self._sessions.start(record)
         return len(records)
+
+    def _allowed(self, config: LocalServerConfig) -> bool:
+        try:
+            self._gate.check(config)
+        except InvalidConfig:
+            return False
+        return True
 
     async def _snapshot(self, owner: Owner) -> dict[str, ServerRecord]:
         return {r.id: r for r in await self._repo.list_for_owner(owner)}
@@ -261,9 +278,9 @@ class ServerService:
         # Never run a config its owner has not approved, whatever the diff says.
         await self._sessions.apply(
             type(diff)(
-                start=tuple(r for r in diff.start if r.approved),
+                start=tuple(r for r in diff.start if r.approved and self._allowed(r.config)),
                 stop=diff.stop,
-                restart=tuple(r for r in diff.restart if r.approved),
+                restart=tuple(r for r in diff.restart if r.approved and self._allowed(r.config)),
             )
         )
 

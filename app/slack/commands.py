@@ -117,7 +117,8 @@ class McpCommands:
     ) -> None:
         configs = parse_server_map(command.rest)  # pure and fast: errors go straight back in the ack
         await ack()
-        changes = [await self._servers.propose_add(owner, name, config) for name, config in configs.items()]
+        proposed = [await self._servers.propose_add(owner, name, config) for name, config in configs.items()]
+        changes = [(change, self._servers.conditions(change.config)) for change in proposed]
         await respond(text=confirmation_text(changes), blocks=confirmation_blocks(changes), response_type="ephemeral")
 
     async def _edit(

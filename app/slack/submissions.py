@@ -73,7 +73,8 @@ class ServerSubmissions:
         self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], change: PendingChange
     ) -> None:
         reply = Reply(client, owner_from_body(body), _metadata(view).get("response_url") or None)
-        await reply.send(confirmation_text([change]), confirmation_blocks([change]), replace=False)
+        changes = [(change, self._servers.conditions(change.config))]
+        await reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)
 
 
 def _metadata(view: dict[str, Any]) -> dict[str, str]:

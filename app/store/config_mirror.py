@@ -27,6 +27,8 @@ def local_document(servers: list[ServerRecord]) -> dict[str, Any]:
             entry["env"] = {name: secret_placeholder(name) for name in server.config.env}
         if server.config.cwd:
             entry["cwd"] = server.config.cwd
+        if server.config.offline:
+            entry["offline"] = True
         if not server.enabled:
             entry["disabled"] = True
         entries[server.name] = entry

@@ -29,6 +29,7 @@ async def test_server_added_through_the_modal_is_ready_with_tools_after_confirm(
     assert server_path("tiny_server") in shown and "--tools echo,add" in shown
     assert "s3cret-value" not in json.dumps(confirmation)
     assert "runs a program on the Plugboard host" in shown
+    assert "Runs in a sandbox" in shown
     assert harness.app.sessions.is_live("x") is False and not harness.app.tools.tools(Owner(team_id="T0TEST", user_id="U0TEST"))
 
     await alice.click(confirmation, "change_confirm")

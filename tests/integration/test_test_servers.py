@@ -225,6 +225,7 @@ ENV = shutil.which("env")
         ("crash_server", []),
         ("changing_server", []),
         ("stderr_flood_server", ["--bytes", "1000"]),
+        ("legacy_server", []),
     ],
 )
 async def test_servers_run_in_a_cleared_environment(home: Path, name: str, args: list[str]) -> None:
@@ -512,6 +513,38 @@ async def test_stderr_flood_server_writes_5_mib_and_still_serves(home: Path) -> 
             assert await _tool_names(client) == ["echo"]
             assert _text(await client.call_tool("echo", {"message": "still here"})) == "still here"
     assert log.stat().st_size >= 5 * 1024 * 1024
+
+
+# --- legacy_server ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "discover"), [("legacy", "error"), ("auto", "error"), ("legacy", "ignore")])
+async def test_legacy_server_fast_paths(home: Path, mode: str, discover: str) -> None:
+    params = _params(home, "legacy_server", "--discover", discover, "--name", "old-timer")
+    start = time.monotonic()
+    with anyio.fail_after(CONNECT_BOUND):
+        async with Client(stdio_client(params), read_timeout_seconds=READ_TIMEOUT, mode=mode) as client:
+            connected = time.monotonic() - start
+            assert client.protocol_version == "2025-11-25"
+            assert client.server_info is not None
+            assert client.server_info.name == "old-timer"
+            assert await _tool_names(client) == ["echo"]
+            assert _text(await client.call_tool("echo", {"message": "old"})) == "old"
+            assert (await client.call_tool("nope")).is_error
+    assert connected < 5  # no 10 s discover probe on these paths
+
+
+async def test_legacy_server_ignoring_discover_costs_auto_the_10s_probe(home: Path) -> None:
+    """The reason to cache each server's era and reconnect with mode="legacy": auto waits out a fixed 10 s
+    server/discover probe against a legacy server that silently drops unknown requests."""
+    params = _params(home, "legacy_server", "--discover", "ignore")
+    start = time.monotonic()
+    with anyio.fail_after(CONNECT_BOUND):
+        async with Client(stdio_client(params), read_timeout_seconds=READ_TIMEOUT, mode="auto") as client:
+            connected = time.monotonic() - start
+            assert client.protocol_version == "2025-11-25"
+            assert _text(await client.call_tool("echo", {"message": "late"})) == "late"
+    assert connected >= 9.5
 
 
 # --- helper ----------------------------------------------------------------------------------------------------

@@ -218,9 +218,7 @@ def _extra_block_problems(block: dict[str, Any], where: str, surface: str) -> li
                 problems.append(f"{at}: {ntype} can have at most {CHOICE_OPTIONS_MAX} options (has {len(options)})")
         elif ntype == "file_input":
             max_files = node.get("max_files")
-            if max_files is not None and (
-                not isinstance(max_files, int) or not 1 <= max_files <= FILE_INPUT_MAX_FILES
-            ):
+            if max_files is not None and (not isinstance(max_files, int) or not 1 <= max_files <= FILE_INPUT_MAX_FILES):
                 problems.append(f"{at}: file_input max_files must be 1-{FILE_INPUT_MAX_FILES} (got {max_files!r})")
             if surface != "modal" or parent_type != "input":
                 problems.append(f"{at}: file_input is only allowed as the element of an input block in a modal")

@@ -69,7 +69,11 @@ Handler = Callable[[dict[str, Any]], "dict[str, Any] | Awaitable[dict[str, Any]]
 
 @dataclass
 class Call:
-    """One request the fake received."""
+    """One request the fake received.
+
+    Web API calls carry the JSON answer in ``response`` (so ``ok``/``error`` work). The other routes
+    (``"upload"``, ``"download"``, ``"response_url"``) have ``response=None``: look at ``status`` instead.
+    """
 
     method: str
     params: dict[str, Any]
@@ -245,7 +249,7 @@ class FakeSlack:
         self,
         method: str,
         predicate: Callable[[Call], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 -- the bound is the point of this helper
+        timeout: float = 5.0,
         *,
         after: int = 0,
     ) -> Call:
@@ -464,7 +468,7 @@ class FakeSlack:
         return web.Response(
             body=stored.content,
             content_type=str(stored.obj["mimetype"]),
-            headers={"Content-Disposition": f"attachment; filename=\"{stored.obj['name']}\""},
+            headers={"Content-Disposition": f'attachment; filename="{stored.obj["name"]}"'},
         )
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
@@ -638,11 +642,7 @@ class FakeSlack:
         if not channel or not ts:
             return _error("invalid_arguments", ["[ERROR] channel and ts are required"])
         message = next(
-            (
-                m
-                for m in self.messages
-                if m["channel"] == channel and m["ts"] == ts and not m.get("ephemeral_user")
-            ),
+            (m for m in self.messages if m["channel"] == channel and m["ts"] == ts and not m.get("ephemeral_user")),
             None,
         )
         if message is None:

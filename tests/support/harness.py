@@ -19,11 +19,35 @@ from tests.support import slack_payloads as payloads
 from tests.support.fake_slack import Call, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def visible_test_paths() -> list[str]:
+    """What test servers need to see inside the sandbox: the interpreter, the venv and tests/servers."""
+    import sys
+
+    paths = {
+        sys.base_prefix,
+        sys.prefix,
+        str(REPO_ROOT / "tests" / "servers"),
+        str(Path(sys.executable).resolve().parent),
+    }
+    return sorted(str(Path(p).resolve()) for p in paths)
+
+
+def policy_toml(mode: str = "sandboxed", extra: str = "") -> str:
+    paths = ", ".join(json.dumps(p) for p in visible_test_paths())
+    return f'[local_servers]\nmode = "{mode}"\nread_only_paths = [{paths}]\n{extra}'
+
+
 ACK_LIMIT_SECONDS = 3.0
 
 
-def settings_for_tests(data_dir: Path, slack: FakeSlack, **overrides: Any) -> Settings:
+def settings_for_tests(data_dir: Path, slack: FakeSlack, *, policy: str | None = None, **overrides: Any) -> Settings:
+    policy_file = data_dir.parent / f"{data_dir.name}-policy.toml"
+    policy_file.write_text(policy if policy is not None else policy_toml())
     values: dict[str, Any] = {
+        "plugboard_policy_file": policy_file,
         "slack_bot_token": SecretStr(slack.bot_token),
         "slack_signing_secret": SecretStr(SIGNING_SECRET),
         "slack_api_url": slack.api_url,
@@ -94,21 +118,26 @@ class SlackUser:
     async def command(self, text: str) -> httpx2.Response:
         self.response_url = self.slack.new_response_url()
         body = payloads.slash_command(
-            text, user_id=self.user_id, team_id=self.team_id,
-            trigger_id=self.slack.issue_trigger_id(self.user_id), response_url=self.response_url,
+            text,
+            user_id=self.user_id,
+            team_id=self.team_id,
+            trigger_id=self.slack.issue_trigger_id(self.user_id),
+            response_url=self.response_url,
         )
         response = await self.harness.post(body)
         assert response.status_code == 200, response.text
         return response
 
-    async def reply(self, predicate: Callable[[dict[str, Any]], bool] | None = None, *, after: int = 0,
-                    timeout: float = 30.0) -> dict[str, Any]:
+    async def reply(
+        self, predicate: Callable[[dict[str, Any]], bool] | None = None, *, after: int = 0, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """The next message the app sent to this user's latest response_url."""
         hook = FakeSlack.response_url_id(self.response_url)
         call = await self.slack.wait_for(
             "response_url",
             lambda c: c.path.endswith(hook) and c.status == 200 and (predicate is None or predicate(c.params)),
-            timeout=timeout, after=after,
+            timeout=timeout,
+            after=after,
         )
         return call.params
 
@@ -124,21 +153,29 @@ class SlackUser:
     async def submit(self, view: dict[str, Any], fields: dict[str, str | None]) -> httpx2.Response:
         values = {block_id: {"value": payloads.text_value(value)} for block_id, value in fields.items()}
         body = payloads.view_submission(
-            view, values, user_id=self.user_id, team_id=self.team_id,
+            view,
+            values,
+            user_id=self.user_id,
+            team_id=self.team_id,
             trigger_id=self.slack.issue_trigger_id(self.user_id),
         )
         response = await self.harness.post(body)
         assert response.status_code == 200, response.text
         return response
 
-    async def click(self, message: dict[str, Any], action_id: str, *, value: str | None = None,
-                    selected: str | None = None) -> httpx2.Response:
+    async def click(
+        self, message: dict[str, Any], action_id: str, *, value: str | None = None, selected: str | None = None
+    ) -> httpx2.Response:
         """Click a button (or pick an overflow option) in a message this user received by response_url."""
         action = _find_action(message.get("blocks") or [], action_id, value=value, selected=selected)
         self.response_url = self.slack.new_response_url()
         body = payloads.block_actions(
-            action, user_id=self.user_id, team_id=self.team_id, trigger_id=self.slack.issue_trigger_id(self.user_id),
-            response_url=self.response_url, message={"text": message.get("text", ""), "blocks": message["blocks"]},
+            action,
+            user_id=self.user_id,
+            team_id=self.team_id,
+            trigger_id=self.slack.issue_trigger_id(self.user_id),
+            response_url=self.response_url,
+            message={"text": message.get("text", ""), "blocks": message["blocks"]},
         )
         response = await self.harness.post(body)
         assert response.status_code == 200, response.text
@@ -148,14 +185,19 @@ class SlackUser:
         """A block_actions payload with whatever the caller puts in it (tampering tests)."""
         self.response_url = self.slack.new_response_url()
         body = payloads.block_actions(
-            action, user_id=self.user_id, team_id=self.team_id, trigger_id=self.slack.issue_trigger_id(self.user_id),
-            response_url=self.response_url, message={"text": "", "blocks": []},
+            action,
+            user_id=self.user_id,
+            team_id=self.team_id,
+            trigger_id=self.slack.issue_trigger_id(self.user_id),
+            response_url=self.response_url,
+            message={"text": "", "blocks": []},
         )
         return await self.harness.post(body)
 
 
-def _find_action(blocks: list[dict[str, Any]], action_id: str, *, value: str | None,
-                 selected: str | None) -> dict[str, Any]:
+def _find_action(
+    blocks: list[dict[str, Any]], action_id: str, *, value: str | None, selected: str | None
+) -> dict[str, Any]:
     for block in blocks:
         elements = list(block.get("elements") or [])
         if block.get("accessory"):
@@ -166,12 +208,21 @@ def _find_action(blocks: list[dict[str, Any]], action_id: str, *, value: str | N
             if element.get("type") == "overflow":
                 for option in element["options"]:
                     if selected is None or option["value"] == selected:
-                        return {"action_id": action_id, "block_id": block.get("block_id", "b"), "type": "overflow",
-                                "selected_option": option}
+                        return {
+                            "action_id": action_id,
+                            "block_id": block.get("block_id", "b"),
+                            "type": "overflow",
+                            "selected_option": option,
+                        }
                 continue
             if value is None or element.get("value") == value:
-                return {"action_id": action_id, "block_id": block.get("block_id", "b"), "type": element["type"],
-                        "value": element.get("value", ""), "text": element.get("text")}
+                return {
+                    "action_id": action_id,
+                    "block_id": block.get("block_id", "b"),
+                    "type": element["type"],
+                    "value": element.get("value", ""),
+                    "text": element.get("text"),
+                }
     raise AssertionError(f"no {action_id!r} element in blocks: {json.dumps(blocks)[:500]}")
 
 

@@ -159,7 +159,7 @@ def test_section_field_longer_than_2000_chars_is_rejected() -> None:
         ({"min_length": 10, "max_length": 5}, False),
     ],
 )
-def test_plain_text_input_lengths_must_stay_within_slack_limits(lengths: dict[str, int], ok: bool) -> None:
+def test_plain_text_input_lengths_must_stay_within_slack_limits(lengths: dict[str, Any], ok: bool) -> None:
     problems = view_problems(modal(text_input(**lengths)))
     assert (problems == []) is ok, problems
 
@@ -248,9 +248,7 @@ def test_same_action_id_in_different_blocks_is_fine() -> None:
 
 def test_message_text_longer_than_40000_chars_is_a_problem() -> None:
     assert message_problems(text="x" * 40_000) == []
-    assert message_problems(text="x" * 40_001) == [
-        "text: longer than 40000 characters (has 40001); Slack truncates it"
-    ]
+    assert message_problems(text="x" * 40_001) == ["text: longer than 40000 characters (has 40001); Slack truncates it"]
 
 
 def test_message_problems_include_block_problems() -> None:
@@ -266,7 +264,9 @@ def test_bare_string_where_slack_wants_a_text_object_is_rejected() -> None:
 def test_input_label_must_be_plain_text() -> None:
     block = text_input()
     block["label"] = {"type": "mrkdwn", "text": "*Name*"}
-    assert view_problems(modal(block)) == ["view.blocks[0] (input).label: must be a plain_text text object (got 'mrkdwn')"]
+    assert view_problems(modal(block)) == [
+        "view.blocks[0] (input).label: must be a plain_text text object (got 'mrkdwn')"
+    ]
 
 
 def test_home_view_with_submit_is_rejected() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.domain.server import PendingChange
 from app.domain.status import ServerStatus
+from app.services.local_gate import RunConditions
 from app.slack import ids
 from app.slack.text import chunks, code, escape, escaped_chunks
 
@@ -20,7 +21,20 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def change_blocks(change: PendingChange) -> list[dict[str, Any]]:
+def conditions_text(conditions: RunConditions) -> str:
+    if conditions.sandboxed:
+        network = "network *on*" if conditions.network else "network *off*"
+        lines = [f":lock: Runs in a sandbox: private home folder, read-only system, {network}."]
+    else:
+        lines = [
+            ":rotating_light: *No sandbox* (admin set trusted mode): it runs with Plugboard's own access "
+            "to this host, its files and its network."
+        ]
+    lines += [f":warning: {escape(flag)}" for flag in conditions.flags]
+    return "\n".join(lines)
+
+
+def change_blocks(change: PendingChange, conditions: RunConditions) -> list[dict[str, Any]]:
     verb = "Add" if change.kind == "add" else "Change"
     config = change.config
     blocks = [_section(f"*{verb} server {code(change.name)}* — exact command line:")]
@@ -32,15 +46,16 @@ def change_blocks(change: PendingChange) -> list[dict[str, Any]]:
         f"*Working directory:* {code(config.cwd) if config.cwd else '_private folder_'}",
     ]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(details)}]})
+    blocks.append(_section(conditions_text(conditions)[:3000]))
     return blocks
 
 
-def confirmation_blocks(changes: list[PendingChange]) -> list[dict[str, Any]]:
+def confirmation_blocks(changes: list[tuple[PendingChange, RunConditions]]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "Review before running"}}]
-    for change in changes:
-        blocks += change_blocks(change)
+    for change, conditions in changes:
+        blocks += change_blocks(change, conditions)
     blocks.append(_section(WARNING))
-    value = ",".join(c.id for c in changes)
+    value = ",".join(c.id for c, _ in changes)
     blocks.append(
         {
             "type": "actions",
@@ -65,8 +80,8 @@ def confirmation_blocks(changes: list[PendingChange]) -> list[dict[str, Any]]:
     return blocks
 
 
-def confirmation_text(changes: list[PendingChange]) -> str:
-    names = ", ".join(c.name for c in changes)
+def confirmation_text(changes: list[tuple[PendingChange, RunConditions]]) -> str:
+    names = ", ".join(c.name for c, _ in changes)
     return f"Review before running: {names}"
 
 

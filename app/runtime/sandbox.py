@@ -1,0 +1,231 @@
+"""Local servers under bubblewrap: own PID/mount namespaces, read-only system, a private home, no capabilities,
+a cleared environment and resource limits; the whole process tree dies with the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcp import StdioServerParameters
+from mcp.client._transport import TransportStreams
+from mcp.client.stdio import stdio_client
+
+from app.domain.policy import Limits
+from app.domain.server import ServerRecord
+from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
+from app.runtime.launcher import LaunchError, ServerFolders
+from app.runtime.process_limits import ProcessLimiter
+from app.runtime.stderr_ring import StderrRing
+
+SANDBOX_HOME = "/home/plugboard"
+SYSTEM_READ_ONLY = (
+    "/usr",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/alternatives",
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+    "/opt",
+)
+ADMIN_HINT = (
+    "Admin: install bubblewrap (`apt-get install bubblewrap`), allow unprivileged user namespaces or run "
+    'Plugboard as root with a writable pids cgroup, or set `local_servers.mode = "trusted"` in the policy '
+    "file for a single-user install."
+)
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    read_only_paths: tuple[str, ...]
+    limits: Limits
+    child_path: str = DEFAULT_CHILD_PATH
+
+
+def bwrap_arguments(
+    *, home: Path, cwd_inside: str, read_only: tuple[str, ...], env: Mapping[str, str], network: bool
+) -> list[str]:
+    argv = ["bwrap", "--unshare-all"]
+    if network:
+        argv.append("--share-net")
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64")):
+        if os.path.islink(link) or not os.path.exists(link):
+            argv += ["--symlink", target, link]
+        else:
+            argv += ["--ro-bind", link, link]
+    for path in read_only:
+        argv += ["--ro-bind-try", path, path]
+    argv += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        str(home),
+        SANDBOX_HOME,
+        "--chdir",
+        cwd_inside,
+    ]
+    return argv
+
+
+def prlimit_arguments(limits: Limits) -> list[str]:
+    mib = 1024 * 1024
+    return [
+        "prlimit",
+        f"--as={limits.memory_mb * mib}",
+        f"--fsize={limits.file_size_mb * mib}",
+        f"--nofile={limits.open_files}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
+
+
+class SandboxLauncher:
+    def __init__(self, folders: ServerFolders, spec: SandboxSpec, limiter: ProcessLimiter) -> None:
+        self._folders = folders
+        self._spec = spec
+        self._limiter = limiter
+        self._read_only = tuple(dict.fromkeys(SYSTEM_READ_ONLY + spec.read_only_paths))
+
+    def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
+        return self._session(record, stderr)
+
+    @asynccontextmanager
+    async def _session(self, record: ServerRecord, stderr: StderrRing) -> AsyncIterator[TransportStreams]:
+        key = f"{record.owner.id}-{record.id}"
+        params = await asyncio.to_thread(self._parameters, record, key)
+        try:
+            async with stdio_client(params, errlog=stderr.writer) as streams:
+                yield streams
+        finally:
+            await asyncio.to_thread(self._limiter.release, key)
+
+    def _parameters(self, record: ServerRecord, key: str) -> StdioServerParameters:
+        config = record.config
+        home = self._folders.home(record)
+        (home / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
+        cwd_inside = self._cwd_inside(config.cwd, home)
+        self._check_command(config.command)
+        env = child_environment(home=SANDBOX_HOME, path=self._spec.child_path, configured=config.env)
+        env["TMPDIR"] = "/tmp"
+        procs = self._limiter.prepare(key, self._spec.limits.processes)
+        inner = [
+            *prlimit_arguments(self._spec.limits),
+            *bwrap_arguments(
+                home=home, cwd_inside=cwd_inside, read_only=self._read_only, env=env, network=not config.offline
+            ),
+            "--",
+            config.command,
+            *config.args,
+        ]
+        if procs is None:
+            command, args = inner[0], inner[1:]
+        else:
+            # Join the pids cgroup first, then become prlimit -> bwrap; "$0" is the cgroup.procs path.
+            command, args = "/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', str(procs), *inner]
+        outer_env = child_environment(home=str(home), path=DEFAULT_CHILD_PATH, configured={})
+        return StdioServerParameters(
+            command=command, args=args, env=outer_env, cwd=str(home), encoding_error_handler="replace"
+        )
+
+    def _cwd_inside(self, cwd: str | None, home: Path) -> str:
+        if cwd is None:
+            return SANDBOX_HOME
+        if not os.path.isabs(cwd):
+            (home / cwd).mkdir(parents=True, exist_ok=True, mode=0o700)
+            return f"{SANDBOX_HOME}/{cwd}"
+        if cwd == SANDBOX_HOME or cwd.startswith(SANDBOX_HOME + "/") or self._visible(cwd):
+            return cwd
+        raise LaunchError(
+            f"the working directory `{cwd}` is not visible inside the sandbox; use a relative folder "
+            "(inside the server's private home) or ask an admin to add it to the policy's read_only_paths"
+        )
+
+    def _visible(self, path: str) -> bool:
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self._read_only)
+
+    def _check_command(self, command: str) -> None:
+        if "/" in command:
+            if not self._visible(os.path.realpath(command)) and not self._visible(command):
+                raise LaunchError(
+                    f"`{command}` is not visible inside the sandbox (only system folders and the admin's "
+                    "read_only_paths are); ask an admin to add its folder to read_only_paths"
+                )
+            if not os.access(command, os.X_OK):
+                raise LaunchError(f"the command `{command}` was not found or is not executable")
+            return
+        if shutil.which(command, path=self._spec.child_path) is None:
+            raise LaunchError(
+                f"the command `{command}` was not found on the Plugboard host (PATH is {self._spec.child_path})"
+            )
+
+    def close(self) -> None:
+        self._limiter.remove_instance()
+
+    def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
+        if isinstance(exc, LaunchError):
+            return str(exc)
+        if isinstance(exc, FileNotFoundError):
+            return "bubblewrap is not installed on the Plugboard host. " + ADMIN_HINT
+        return None
+
+
+async def probe_sandbox(limiter: ProcessLimiter) -> str | None:
+    """None when sandboxed servers can run here, else why not (shown to users and admins)."""
+    if shutil.which("bwrap") is None or shutil.which("prlimit") is None:
+        return "bubblewrap (bwrap) or prlimit is not installed on the Plugboard host. " + ADMIN_HINT
+    if os.geteuid() == 0 and not limiter.available:
+        return "the process limit cannot be enforced (running as root without a writable pids cgroup). " + ADMIN_HINT
+    argv = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--",
+        "/bin/true",
+    ]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(process.communicate(), timeout=10)
+    except (OSError, TimeoutError) as exc:
+        return f"the sandbox could not start ({type(exc).__name__}). " + ADMIN_HINT
+    if process.returncode != 0:
+        detail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        return f"the sandbox does not work here ({detail[0][:200]}). " + ADMIN_HINT
+    return None

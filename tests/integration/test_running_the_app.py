@@ -1,0 +1,376 @@
+"""`python -m app` as an admin runs it: a real process, real HTTP, real signals, real children."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.servers import PYTHON, server_path
+from tests.support import slack_payloads as payloads
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import SIGNING_SECRET, policy_toml, text_of
+
+pytestmark = pytest.mark.anyio
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_LIMIT_SECONDS = 15.0
+STOP_LIMIT_SECONDS = 15.0
+ACK_LIMIT_SECONDS = 3.0
+TINY_SERVER = server_path("tiny_server")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell or .env leaks in."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
+
+
+def _app_env(tmp_path: Path, slack: FakeSlack, port: int, **extra: str) -> dict[str, str]:
+    policy_file = tmp_path / "policy.toml"  # sandboxed (the default), seeing the venv and tests/servers
+    policy_file.write_text(policy_toml())
+    env = _base_env(tmp_path / "home")
+    env.update(
+        PLUGBOARD_POLICY_FILE=str(policy_file),
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        PORT=str(port),
+        HOST="127.0.0.1",
+        PLUGBOARD_DATA_DIR=str(tmp_path / "data"),
+        PLUGBOARD_RESTART_BACKOFF="0.05",
+        PLUGBOARD_CONNECT_TIMEOUT="20",
+    )
+    env.update(extra)
+    return env
+
+
+# --- /proc ---------------------------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # `pid (comm) state ppid ...`: comm may hold spaces or parentheses, so split after the last ')'.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _tiny_servers_under(pid: int) -> list[int]:
+    """The tiny_server interpreter itself (not the bwrap processes around it, whose argv names it too)."""
+    found = []
+    for child in _descendants(pid):
+        argv = _cmdline(child)
+        if _running(child) and TINY_SERVER in argv and Path(argv[0]).name != "bwrap":
+            found.append(child)
+    return found
+
+
+async def _eventually(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+# --- the app as a process ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class AppProcess:
+    process: asyncio.subprocess.Process
+    port: int
+    stderr_lines: list[str] = field(default_factory=list)
+    _drains: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    async def spawn(cls, env: dict[str, str], cwd: Path, port: int = 0) -> AppProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app", cwd=cwd, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        app = cls(process, port)
+        assert process.stdout is not None and process.stderr is not None
+        app._drains = [
+            asyncio.create_task(app._drain(process.stdout, app.stderr_lines)),
+            asyncio.create_task(app._drain(process.stderr, app.stderr_lines)),
+        ]
+        return app
+
+    @staticmethod
+    async def _drain(stream: asyncio.StreamReader, into: list[str]) -> None:
+        while line := await stream.readline():
+            into.append(line.decode(errors="replace"))
+
+    async def wait_exit(self, timeout: float) -> int:
+        try:
+            async with asyncio.timeout(timeout):
+                code = await self.process.wait()
+                await asyncio.gather(*self._drains)
+        except TimeoutError:
+            raise AssertionError(f"the app did not exit within {timeout} s; output so far:\n{self.stderr}") from None
+        return code
+
+    async def wait_healthy(self, http: httpx2.AsyncClient) -> None:
+        deadline = time.monotonic() + START_LIMIT_SECONDS
+        while True:
+            if self.process.returncode is not None:
+                raise AssertionError(f"the app exited with {self.process.returncode}:\n{self.stderr}")
+            with suppress(httpx2.TransportError):
+                response = await http.get(f"{self.url}/healthz", timeout=1.0)
+                if response.status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"/healthz not up within {START_LIMIT_SECONDS} s:\n{self.stderr}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        return await self.wait_exit(STOP_LIMIT_SECONDS)
+
+    async def reap(self) -> None:
+        """Whatever happened in the test: no process of ours outlives it."""
+        leftovers = _descendants(self.pid) if self.process.returncode is None else []
+        if self.process.returncode is None:
+            self.process.kill()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self.process.wait()
+        for pid in leftovers:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for task in self._drains:
+            task.cancel()
+        await asyncio.gather(*self._drains, return_exceptions=True)
+
+
+@asynccontextmanager
+async def running_app(tmp_path: Path, slack: FakeSlack, port: int | None = None, **extra: str) -> AsyncIterator[
+    tuple[AppProcess, httpx2.AsyncClient]
+]:
+    port = port or _free_port()
+    app = await AppProcess.spawn(_app_env(tmp_path, slack, port, **extra), cwd=tmp_path, port=port)
+    try:
+        async with httpx2.AsyncClient(base_url=app.url) as http:
+            await app.wait_healthy(http)
+            yield app, http
+    finally:
+        await app.reap()
+
+
+# --- Slack, signed, over real HTTP ----------------------------------------------------------------------------
+
+
+async def _post_signed(http: httpx2.AsyncClient, body: str, secret: str = SIGNING_SECRET) -> httpx2.Response:
+    started = time.monotonic()
+    response = await http.post("/slack/events", content=body, headers=payloads.sign(body, secret), timeout=10.0)
+    elapsed = time.monotonic() - started
+    assert elapsed < ACK_LIMIT_SECONDS, f"Slack needs an answer within 3 s; took {elapsed:.2f} s"
+    return response
+
+
+async def _slash(http: httpx2.AsyncClient, slack: FakeSlack, text: str) -> tuple[httpx2.Response, str]:
+    response_url = slack.new_response_url()
+    body = payloads.slash_command(
+        text, user_id=payloads.USER_ID, team_id=payloads.TEAM_ID,
+        trigger_id=slack.issue_trigger_id(payloads.USER_ID), response_url=response_url,
+    )
+    response = await _post_signed(http, body)
+    assert response.status_code == 200, response.text
+    return response, response_url
+
+
+async def _response(slack: FakeSlack, response_url: str, predicate: Callable[[dict[str, Any]], bool] = bool,
+                    timeout: float = 30.0) -> dict[str, Any]:
+    hook = FakeSlack.response_url_id(response_url)
+    call = await slack.wait_for(
+        "response_url", lambda c: c.path.endswith(hook) and c.status == 200 and predicate(c.params), timeout=timeout
+    )
+    return call.params
+
+
+def _button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    for block in message.get("blocks") or []:
+        for element in [*(block.get("elements") or []), *([block["accessory"]] if block.get("accessory") else [])]:
+            if element.get("action_id") == action_id:
+                return {"action_id": action_id, "block_id": block.get("block_id", "b"), "type": element["type"],
+                        "value": element.get("value", ""), "text": element.get("text")}
+    raise AssertionError(f"no {action_id!r} button in {json.dumps(message)[:500]}")
+
+
+async def _add_tiny_server(http: httpx2.AsyncClient, slack: FakeSlack) -> None:
+    """/mcp add-json, then Confirm, then wait until Slack was told the server is ready."""
+    config = json.dumps({"command": PYTHON, "args": [TINY_SERVER]})
+    _, response_url = await _slash(http, slack, f"add-json tiny {config}")
+    confirmation = await _response(slack, response_url)
+    assert TINY_SERVER in text_of(confirmation)
+
+    click_url = slack.new_response_url()
+    body = payloads.block_actions(
+        _button(confirmation, "change_confirm"), user_id=payloads.USER_ID, team_id=payloads.TEAM_ID,
+        trigger_id=slack.issue_trigger_id(payloads.USER_ID), response_url=click_url,
+        message={"text": confirmation.get("text", ""), "blocks": confirmation["blocks"]},
+    )
+    response = await _post_signed(http, body)
+    assert response.status_code == 200, response.text
+    done = await _response(slack, click_url, lambda m: "ready" in text_of(m) or "error" in text_of(m))
+    assert "ready" in text_of(done), text_of(done)
+
+
+# --- tests ------------------------------------------------------------------------------------------------------
+
+
+async def test_without_slack_tokens_it_exits_at_once_naming_the_missing_settings(tmp_path: Path) -> None:
+    app = await AppProcess.spawn(_base_env(tmp_path / "home"), cwd=tmp_path)
+    try:
+        code = await app.wait_exit(15.0)
+    finally:
+        await app.reap()
+
+    assert code != 0
+    assert "SLACK_BOT_TOKEN" in app.stderr
+    assert "SLACK_APP_TOKEN" in app.stderr and "SLACK_SIGNING_SECRET" in app.stderr
+    assert "Create the Slack app" in app.stderr
+    assert "Traceback" not in app.stderr
+    assert "## Create the Slack app" in (REPO_ROOT / "README.md").read_text()  # the pointer leads somewhere
+
+
+async def test_http_mode_serves_health_and_signed_slash_commands_and_refuses_bad_signatures(tmp_path: Path) -> None:
+    async with FakeSlack() as slack, running_app(tmp_path, slack) as (app, http):
+        health = await http.get("/healthz")
+        assert health.status_code == 200 and health.json() == {"ok": True}
+
+        response, _ = await _slash(http, slack, "help")
+        assert "/mcp add-json" in response.json()["text"]
+
+        body = payloads.slash_command(
+            "help", user_id=payloads.USER_ID, team_id=payloads.TEAM_ID,
+            trigger_id=slack.issue_trigger_id(), response_url=slack.new_response_url(),
+        )
+        forged = await _post_signed(http, body, secret="not-the-signing-secret")
+        assert forged.status_code == 401
+
+        unsigned = await http.post("/slack/events", content=body,
+                                   headers={"content-type": "application/x-www-form-urlencoded"})
+        assert unsigned.status_code == 401
+    assert slack.problems == []
+
+
+async def test_without_an_encryption_key_one_is_generated_private_and_never_printed(tmp_path: Path) -> None:
+    async with FakeSlack() as slack, running_app(tmp_path, slack) as (app, _):
+        key_file = tmp_path / "data" / "encryption.key"
+        assert key_file.is_file()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        await app.stop()
+
+    key = key_file.read_text().strip()
+    secret_part = key.partition(":")[2]
+    assert "PLUGBOARD_ENCRYPTION_KEYS" in app.stderr and "encryption.key" in app.stderr
+    assert secret_part and secret_part not in app.stderr
+    assert slack.bot_token not in app.stderr and SIGNING_SECRET not in app.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_stop_signal_exits_cleanly_and_leaves_no_server_process_behind(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    async with FakeSlack() as slack, running_app(tmp_path, slack) as (app, http):
+        await _add_tiny_server(http, slack)
+        await _eventually(lambda: _tiny_servers_under(app.pid), timeout=10, what="tiny_server running")
+        tree = _descendants(app.pid)
+
+        code = await app.stop(sig)
+
+        assert code == 0, app.stderr
+        survivors = {pid: _cmdline(pid) for pid in tree if _running(pid)}
+        assert survivors == {}, f"outlived the app: {survivors}"
+        assert "Traceback" not in app.stderr, app.stderr
+    assert slack.problems == []
+
+
+async def test_after_a_restart_confirmed_servers_come_back_without_anyone_asking(tmp_path: Path) -> None:
+    async with FakeSlack() as slack:
+        async with running_app(tmp_path, slack) as (first, http):
+            await _add_tiny_server(http, slack)
+            [old_child] = await _eventually(lambda: _tiny_servers_under(first.pid), timeout=10, what="tiny_server")
+            await first.stop()  # exiting cleanly on a signal is the test above; here only the data dir matters
+        await _eventually(lambda: not _running(old_child), timeout=10, what="the first app's tiny_server gone")
+
+        async with running_app(tmp_path, slack) as (second, http):
+            [new_child] = await _eventually(
+                lambda: _tiny_servers_under(second.pid), timeout=20, what="tiny_server brought back at start-up"
+            )
+            response, response_url = await _slash(http, slack, "list")
+            listing = await _response(slack, response_url)
+            assert "tiny" in text_of(listing) and "ready" in text_of(listing)
+            await second.stop()
+        await _eventually(lambda: not _running(new_child), timeout=10, what="the second app's tiny_server gone")
+        assert slack.problems == []
