@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from app.domain.policy import Policy, PolicyError, parse_policy
+from app.domain.tool_policy import Denylist
 from app.runtime.launcher import DirectLauncher, Launcher, ServerFolders
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_sandbox
@@ -22,13 +23,16 @@ from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
 from app.services.local_gate import LocalGate
 from app.services.server_service import ServerService
+from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.settings import Settings
 from app.slack.listeners import register_listeners
+from app.slack.tool_notices import HeldToolsDM
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
 from app.store.server_repository import ServerRepository
+from app.store.tool_state_repository import ToolStateRepository
 from app.web.routes import build_asgi
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ class Plugboard:
     sessions: SessionManager
     servers: ServerService
     tools: ToolService
+    tool_policy: ToolPolicyService
     bolt: AsyncApp
     asgi: Starlette
 
@@ -73,8 +78,9 @@ async def build(settings: Settings) -> Plugboard:
     db = await Database.open(data_dir / "plugboard.sqlite3")
     repo = ServerRepository(db, box)
     audit = AuditLog(db)
-    registry = ToolRegistry()
     limits = policy.limits
+    registry = ToolRegistry(description_limit=limits.description_chars)
+    tool_policy = ToolPolicyService(db, repo, ToolStateRepository(db), registry, audit, Denylist(policy.tools.denylist))
     timings = ActorTimings(
         connect_timeout=settings.plugboard_connect_timeout or limits.connect_timeout_seconds,
         request_timeout=settings.plugboard_request_timeout or limits.request_timeout_seconds,
@@ -110,9 +116,12 @@ async def build(settings: Settings) -> Plugboard:
         # Socket Mode requests are not signed; HTTP mode always verifies signatures.
         request_verification_enabled=not settings.socket_mode,
     )
-    register_listeners(bolt, servers, tools, settle_timeout=settings.plugboard_confirm_wait)
+    tool_policy.notify_with(HeldToolsDM(client))
+    register_listeners(
+        bolt, servers, tools, tool_policy, audit, admins=policy.admins, settle_timeout=settings.plugboard_confirm_wait
+    )
     asgi = build_asgi(bolt, serve_slack_events=not settings.socket_mode)
-    return Plugboard(settings, policy, db, sessions, servers, tools, bolt, asgi)
+    return Plugboard(settings, policy, db, sessions, servers, tools, tool_policy, bolt, asgi)
 
 
 async def _local_launcher(settings: Settings, policy: Policy, data_dir: Path) -> tuple[Launcher, str | None]:

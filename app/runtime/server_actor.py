@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from app.runtime.supervised_transport import TransportHealth, supervised
 log = logging.getLogger(__name__)
 
 StatusListener = Callable[[ServerRecord, ServerStatus], None]
-ToolsListener = Callable[[ServerRecord, list[types.Tool]], None]
+ToolsListener = Callable[[ServerRecord, list[types.Tool]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class ServerActor:
             cursor = page.next_cursor
             if cursor is None:
                 break
-        self._on_tools(self.record, tools)
+        await self._on_tools(self.record, tools)
         self._set_status(ServerStatus("ready", tool_count=len(tools)))
 
     async def _listen_for_changes(self, client: Client) -> None:

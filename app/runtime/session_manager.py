@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import mcp_types as types
 
 from app.domain.server import ServerDiff, ServerRecord
 from app.domain.status import STOPPED, ServerStatus
+from app.domain.tool_policy import ToolDecision
 from app.runtime.launcher import Launcher
 from app.runtime.server_actor import ActorTimings, ServerActor
 from app.runtime.tool_registry import ToolRegistry
@@ -18,6 +19,8 @@ from app.runtime.tool_registry import ToolRegistry
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[ServerRecord, ServerStatus], None]
+# Decides which listed tools are allowed, denied or held (the tool policy lives above this layer).
+ToolGate = Callable[[ServerRecord, list[types.Tool]], Awaitable[list[ToolDecision]]]
 
 
 class SessionManager:
@@ -29,7 +32,9 @@ class SessionManager:
         *,
         max_live_per_owner: int = 10,
         max_live_total: int = 200,
+        tool_gate: ToolGate | None = None,
     ) -> None:
+        self._tool_gate = tool_gate
         self._launcher = launcher
         self._max_live_per_owner = max_live_per_owner
         self._max_live_total = max_live_total
@@ -125,5 +130,6 @@ class SessionManager:
             except Exception:  # boundary: a listener bug must not kill a server actor
                 log.exception("status callback failed")
 
-    def _tools_changed(self, record: ServerRecord, tools: list[types.Tool]) -> None:
-        self._registry.publish(record.owner, record.id, record.name, tools)
+    async def _tools_changed(self, record: ServerRecord, tools: list[types.Tool]) -> None:
+        decisions = await self._tool_gate(record, tools) if self._tool_gate else None
+        self._registry.publish(record.owner, record.id, record.name, tools, decisions)

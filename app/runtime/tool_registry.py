@@ -1,13 +1,20 @@
-"""Each owner's tools, as `server__tool`, swapped per server atomically when a server (re)lists."""
+"""Each owner's tools, as `server__tool`, swapped per server atomically when a server (re)lists.
+
+Every tool carries its policy state; only `allowed` ones are visible to calls and the agent.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import mcp_types as types
 
 from app.domain.names import EXPOSED_TOOL_NAME, exposed_tool_name
 from app.domain.owner import Owner
+from app.domain.tool_policy import ToolDecision, ToolState
+
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -16,23 +23,68 @@ class RegisteredTool:
     server_id: str
     server_name: str
     tool: types.Tool
+    description: str
+    state: ToolState = "allowed"
+    reason: str = ""
+    pin: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.state == "allowed"
+
+
+def clean_description(text: str | None, limit: int) -> str:
+    """Control and invisible characters removed, capped, so nothing hides in what the model or user reads."""
+    cleaned = _INVISIBLE.sub("", text or "")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 class ToolRegistry:
-    def __init__(self) -> None:
+    def __init__(self, description_limit: int = 2000) -> None:
         # owner id -> server id -> that server's tools; replacing one inner entry never touches the others.
         self._by_owner: dict[str, dict[str, tuple[RegisteredTool, ...]]] = {}
+        self._description_limit = description_limit
 
-    def publish(self, owner: Owner, server_id: str, server_name: str, tools: list[types.Tool]) -> None:
+    def publish(
+        self,
+        owner: Owner,
+        server_id: str,
+        server_name: str,
+        tools: list[types.Tool],
+        decisions: list[ToolDecision] | None = None,
+    ) -> None:
+        by_name = {d.name: d for d in decisions or []}
         seen: set[str] = set()
         entries: list[RegisteredTool] = []
         for tool in tools:
             if tool.name in seen or not EXPOSED_TOOL_NAME.fullmatch(tool.name):
                 continue  # duplicates and names an LLM cannot call are skipped, not guessed at
             seen.add(tool.name)
-            entries.append(RegisteredTool(exposed_tool_name(server_name, tool.name), server_id, server_name, tool))
+            decision = by_name.get(tool.name)
+            entries.append(
+                RegisteredTool(
+                    exposed_tool_name(server_name, tool.name),
+                    server_id,
+                    server_name,
+                    tool,
+                    clean_description(tool.description, self._description_limit),
+                    decision.state if decision else "allowed",
+                    decision.reason if decision else "",
+                    decision.pin if decision else "",
+                )
+            )
         servers = dict(self._by_owner.get(owner.id, {}))
         servers[server_id] = tuple(entries)
+        self._by_owner[owner.id] = servers
+
+    def set_state(self, owner: Owner, server_id: str, tool_name: str, state: ToolState, reason: str, pin: str) -> None:
+        servers = dict(self._by_owner.get(owner.id, {}))
+        tools = servers.get(server_id)
+        if tools is None:
+            return
+        servers[server_id] = tuple(
+            replace(t, state=state, reason=reason, pin=pin) if t.tool.name == tool_name else t for t in tools
+        )
         self._by_owner[owner.id] = servers
 
     def withdraw(self, owner: Owner, server_id: str) -> None:
@@ -40,12 +92,15 @@ class ToolRegistry:
         if servers.pop(server_id, None) is not None:
             self._by_owner[owner.id] = servers
 
-    def for_owner(self, owner: Owner) -> list[RegisteredTool]:
+    def for_owner(self, owner: Owner, *, include_disabled: bool = False) -> list[RegisteredTool]:
         servers = self._by_owner.get(owner.id, {})
-        return sorted((t for tools in servers.values() for t in tools), key=lambda t: t.exposed_name)
+        tools = (t for entries in servers.values() for t in entries if include_disabled or t.allowed)
+        return sorted(tools, key=lambda t: t.exposed_name)
 
-    def for_server(self, owner: Owner, server_id: str) -> list[RegisteredTool]:
-        return list(self._by_owner.get(owner.id, {}).get(server_id, ()))
+    def for_server(self, owner: Owner, server_id: str, *, include_disabled: bool = False) -> list[RegisteredTool]:
+        entries = self._by_owner.get(owner.id, {}).get(server_id, ())
+        return [t for t in entries if include_disabled or t.allowed]
 
     def find(self, owner: Owner, server_id: str, tool_name: str) -> RegisteredTool | None:
-        return next((t for t in self.for_server(owner, server_id) if t.tool.name == tool_name), None)
+        entries = self._by_owner.get(owner.id, {}).get(server_id, ())
+        return next((t for t in entries if t.tool.name == tool_name), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -51,26 +52,50 @@ class ToolService:
     def tools(self, owner: Owner) -> list[RegisteredTool]:
         return self._registry.for_owner(owner)
 
+    def all_tools(self, owner: Owner) -> list[RegisteredTool]:
+        """Allowed, denied and held alike, for showing the owner where each stands."""
+        return self._registry.for_owner(owner, include_disabled=True)
+
     async def tools_of(self, owner: Owner, server_name: str) -> list[RegisteredTool]:
         record = await self._repo.get_by_name(owner, server_name)
         if record is None:
             raise ServerNotFound(server_name)
-        return self._registry.for_server(owner, record.id)
+        return self._registry.for_server(owner, record.id, include_disabled=True)
 
     async def call(self, owner: Owner, server_name: str, tool_name: str, raw_arguments: str) -> ToolOutcome:
         record = await self._repo.get_by_name(owner, server_name)
         if record is None:
             raise ServerNotFound(server_name)
         arguments = _parse_arguments(raw_arguments)
-        if self._registry.find(owner, record.id, tool_name) is None:
+        registered = self._registry.find(owner, record.id, tool_name)
+        if registered is None:
             status = self._sessions.status(record.id)
             if status.state != "ready":
                 raise ServerUnavailable(f"`{server_name}` is {status.label()}, so its tools cannot be called now.")
             raise ServerUnavailable(f"`{server_name}` has no tool `{tool_name}`. Try `/mcp tools {server_name}`.")
+        if not registered.allowed:
+            async with self._db.transaction() as conn:
+                await self._audit.append(
+                    conn,
+                    owner=owner,
+                    action="tool_call_refused",
+                    server_name=server_name,
+                    detail={"tool": tool_name, "state": registered.state},
+                )
+            raise ServerUnavailable(
+                f"`{server_name}__{tool_name}` is {registered.state} ({registered.reason}). "
+                f"`/mcp allow {server_name} {tool_name}` lets you use it."
+            )
         started = time.monotonic()
         outcome = "ok"
+        sizes: dict[str, int | bool] = {}
+        text, cut = "", 0
         try:
             result = await self._sessions.call_tool(record.id, tool_name, arguments)
+            full = render_result(result)
+            text, cut = cap_text(full, self._result_limit)
+            outcome = "tool_error" if result.is_error else "ok"
+            sizes = {"result_chars": len(full), "truncated": cut > 0}
         except (MCPError, LookupError) as exc:
             outcome = "failed"
             raise ServerUnavailable(f"`{server_name}__{tool_name}` failed: {_describe(exc)}") from None
@@ -84,15 +109,14 @@ class ToolService:
                     server_name=server_name,
                     detail={
                         "tool": tool_name,
+                        "pin": registered.pin,
                         "args_sha256": _digest(arguments),
+                        "args_preview": redacted_preview(arguments),
                         "outcome": outcome,
                         "duration_ms": duration_ms,
+                        **sizes,
                     },
                 )
-        text = render_result(result)
-        cut = max(0, len(text) - self._result_limit)
-        if cut:
-            text = text[: self._result_limit]
         return ToolOutcome(text, bool(result.is_error), cut, duration_ms)
 
 
@@ -124,6 +148,32 @@ def render_result(result: types.CallToolResult) -> str:
     if not parts and result.structured_content is not None:
         parts.append(json.dumps(result.structured_content, indent=2))
     return "\n".join(parts) if parts else "(no content)"
+
+
+_SECRETISH = re.compile(r"(token|secret|password|passwd|key|auth|cookie|session)", re.IGNORECASE)
+
+
+def redacted_preview(arguments: dict[str, Any], limit: int = 200) -> str:
+    """Argument shapes for the audit log: values of secret-looking keys masked, the rest cut short."""
+
+    def mask(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: mask(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v, key) for v in value[:10]]
+        if _SECRETISH.search(key):
+            return "***"
+        return value[:40] if isinstance(value, str) else value
+
+    text = json.dumps(mask(arguments), sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cap_text(text: str, limit: int) -> tuple[str, int]:
+    """Cut to `limit` characters; the caller shows how much was cut."""
+    if len(text) <= limit:
+        return text, 0
+    return text[:limit], len(text) - limit
 
 
 def _digest(arguments: dict[str, Any]) -> str:

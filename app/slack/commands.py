@@ -25,6 +25,7 @@ from app.slack.confirm_flow import ConfirmFlow
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
+from app.slack.tool_commands import ToolCommands
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,13 @@ def _text_blocks(text: str) -> list[dict[str, Any]]:
 
 
 class McpCommands:
-    def __init__(self, servers: ServerService, tools: ToolService, confirm: ConfirmFlow) -> None:
+    def __init__(
+        self, servers: ServerService, tools: ToolService, confirm: ConfirmFlow, tool_commands: ToolCommands
+    ) -> None:
         self._servers = servers
         self._tools = tools
         self._confirm = confirm
+        self._tool_commands = tool_commands
         self._handlers: dict[str, Handler] = {
             "help": self._help,
             "list": self._list,
@@ -204,7 +208,7 @@ class McpCommands:
             overview = await self._servers.get(owner, name)
             empty = f"{code(name)} has no tools right now ({escape(overview.status.label())})."
         else:
-            tools = self._tools.tools(owner)
+            tools = self._tools.all_tools(owner)
             empty = "None of your servers is offering tools right now. See `/mcp list`."
         await respond(text=f"{len(tools)} tool(s)", blocks=tools_blocks(tools, empty=empty), response_type="ephemeral")
 
@@ -248,6 +252,42 @@ class McpCommands:
             blocks=outcome_blocks(f"{server}__{tool}", outcome),
             response_type="ephemeral",
         )
+
+    async def _allow(
+        self,
+        command: McpCommand,
+        owner: Owner,
+        body: dict[str, Any],
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        await self._tool_commands.allow(command, owner, respond)
+
+    async def _deny(
+        self,
+        command: McpCommand,
+        owner: Owner,
+        body: dict[str, Any],
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        await self._tool_commands.deny(command, owner, respond)
+
+    async def _audit(
+        self,
+        command: McpCommand,
+        owner: Owner,
+        body: dict[str, Any],
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        await self._tool_commands.audit(command, owner, respond)
 
 
 def _one_name(command: McpCommand, verb: str) -> str:

@@ -17,3 +17,7 @@ FIELD_ARGS = "args"
 FIELD_ENV = "env"
 FIELD_CWD = "cwd"
 VALUE = "value"
+
+APPROVE_HELD = "held_approve"
+KEEP_HELD = "held_keep"
+CONFIRM_ALLOW_TOOL = "tool_allow_confirm"

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from app.services.server_service import ServerService
+from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.slack import ids
 from app.slack.actions import ServerActions
@@ -15,14 +16,26 @@ from app.slack.commands import McpCommands
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.home import HomeTab
 from app.slack.submissions import ServerSubmissions
+from app.slack.tool_commands import ToolCommands
+from app.store.audit_log import AuditLog
 
 log = logging.getLogger(__name__)
 
 
-def register_listeners(app: AsyncApp, servers: ServerService, tools: ToolService, *, settle_timeout: float) -> None:
+def register_listeners(
+    app: AsyncApp,
+    servers: ServerService,
+    tools: ToolService,
+    tool_policy: ToolPolicyService,
+    audit: AuditLog,
+    *,
+    admins: tuple[str, ...],
+    settle_timeout: float,
+) -> None:
     confirm = ConfirmFlow(servers, settle_timeout)
     home = HomeTab(servers)
-    commands = McpCommands(servers, tools, confirm)
+    tool_commands = ToolCommands(tool_policy, audit, admins)
+    commands = McpCommands(servers, tools, confirm, tool_commands)
     submissions = ServerSubmissions(servers)
     actions = ServerActions(servers, confirm, home)
 
@@ -35,6 +48,9 @@ def register_listeners(app: AsyncApp, servers: ServerService, tools: ToolService
     app.action(ids.CONFIRM_REMOVE)(actions.confirm_remove)
     app.action(ids.CANCEL_REMOVE)(actions.cancel_remove)
     app.action(ids.OPEN_ADD_MODAL)(actions.open_add_modal)
+    app.action(ids.CONFIRM_ALLOW_TOOL)(tool_commands.confirm_allow)
+    app.action(ids.APPROVE_HELD)(tool_commands.approve_held)
+    app.action(ids.KEEP_HELD)(tool_commands.keep_held)
     app.event("app_home_opened")(home.opened)
     app.event("message")(_ignore)
     app.error(_on_error)

@@ -48,6 +48,14 @@ class AuditLog:
         rows = await self._db.fetch_all(
             "SELECT * FROM audit_log WHERE owner_id = ? ORDER BY id DESC LIMIT ?", (owner.id, limit)
         )
+        return self._entries(rows)
+
+    async def recent_all(self, limit: int = 20) -> list[AuditEntry]:
+        """Everyone's entries, for admins."""
+        return self._entries(await self._db.fetch_all("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)))
+
+    @staticmethod
+    def _entries(rows: list[Any]) -> list[AuditEntry]:
         return [
             AuditEntry(
                 r["at"], r["owner_id"], r["actor_id"], r["action"], r["server_name"], json.loads(r["detail_json"])

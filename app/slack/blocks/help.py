@@ -14,7 +14,10 @@ COMMANDS = [
     ("/mcp remove <name>", "stop and delete a server"),
     ("/mcp tools [name]", "the tools your servers offer"),
     ("/mcp call <server> <tool> [json]", "call a tool with JSON arguments"),
+    ("/mcp allow <server> <tool>", "let a denied or held tool be used"),
+    ("/mcp deny <server> <tool>", "stop a tool from being used"),
     ("/mcp reload [name]", "restart your servers (or one)"),
+    ("/mcp audit [N]", "your last N audit entries"),
     ("/mcp help", "this help"),
 ]
 

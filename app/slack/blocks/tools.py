@@ -6,20 +6,52 @@ from typing import Any
 
 from app.runtime.tool_registry import RegisteredTool
 from app.services.tool_service import ToolOutcome
-from app.slack.text import chunks, code, escape, escaped_chunks, truncate
+from app.slack.text import code, escape, escaped_chunks, truncate
 
 MAX_DESCRIPTION = 200
+_STATE_ICON = {"allowed": ":white_check_mark:", "denied": ":no_entry:", "held": ":pause_button:"}
+
+
+def tool_line(tool: RegisteredTool) -> str:
+    description = truncate(" ".join(tool.description.split()), MAX_DESCRIPTION)
+    line = f"{_STATE_ICON.get(tool.state, '')} {code(tool.exposed_name)} _{tool.state}_"
+    if not tool.allowed and tool.reason:
+        line += f" ({escape(tool.reason)})"
+    if description:
+        line += f" — {escape(description)}"
+    return line
 
 
 def tools_blocks(tools: list[RegisteredTool], *, empty: str) -> list[dict[str, Any]]:
     if not tools:
         return [{"type": "section", "text": {"type": "mrkdwn", "text": empty}}]
-    lines = []
-    for tool in tools:
-        description = truncate(" ".join((tool.tool.description or "").split()), MAX_DESCRIPTION)
-        lines.append(f"• {code(tool.exposed_name)}" + (f" — {escape(description)}" if description else ""))
-    text = "\n".join(lines)
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in chunks(text, 2900)][:45]
+    blocks: list[dict[str, Any]] = []
+    current: list[str] = []
+    size = 0
+    for line in (tool_line(t) for t in tools):
+        if size + len(line) + 1 > 2900 and current:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(current)}})
+            current, size = [], 0
+        current.append(line[:2900])
+        size += len(line) + 1
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(current)}})
+    blocks = blocks[:45]
+    if any(not t.allowed for t in tools):
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": (
+                            "Denied and held tools cannot be called. "
+                            "`/mcp allow SERVER TOOL` or `/mcp deny SERVER TOOL` changes that."
+                        ),
+                    }
+                ],
+            }
+        )
+    return blocks
 
 
 def outcome_blocks(exposed_name: str, outcome: ToolOutcome) -> list[dict[str, Any]]:

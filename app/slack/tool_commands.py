@@ -1,0 +1,149 @@
+"""`/mcp allow|deny|audit` and the buttons that answer tool warnings."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from app.domain.errors import PlugboardError
+from app.domain.owner import Owner
+from app.services.tool_policy_service import ConfirmationNeeded, ToolPolicyService
+from app.slack import ids
+from app.slack.command_line import McpCommand
+from app.slack.reply import Reply
+from app.slack.requester import owner_from_body
+from app.slack.text import code, escape
+from app.store.audit_log import AuditLog
+
+MAX_AUDIT = 50
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+class ToolCommands:
+    def __init__(self, policy: ToolPolicyService, audit: AuditLog, admins: tuple[str, ...]) -> None:
+        self._policy = policy
+        self._audit = audit
+        self._admins = set(admins)
+
+    async def allow(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
+        server, tool = _server_and_tool(command, "allow")
+        try:
+            await self._policy.allow(owner, server, tool, confirmed=False)
+        except ConfirmationNeeded as exc:
+            await respond(
+                text=str(exc),
+                response_type="ephemeral",
+                blocks=[
+                    _section(
+                        f":warning: {escape(str(exc))} Tools like this can run commands or change files on "
+                        "the server's host. Allow it anyway?"
+                    ),
+                    {
+                        "type": "actions",
+                        "block_id": "allow_decision",
+                        "elements": [
+                            {
+                                "type": "button",
+                                "action_id": ids.CONFIRM_ALLOW_TOOL,
+                                "style": "danger",
+                                "value": f"{server}:{tool}",
+                                "text": {"type": "plain_text", "text": "Allow anyway"},
+                            },
+                        ],
+                    },
+                ],
+            )
+            return
+        await respond(
+            text=f"Allowed {server}__{tool}",
+            response_type="ephemeral",
+            blocks=[_section(f":white_check_mark: {code(server + '__' + tool)} is allowed.")],
+        )
+
+    async def deny(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
+        server, tool = _server_and_tool(command, "deny")
+        await self._policy.deny(owner, server, tool)
+        await respond(
+            text=f"Denied {server}__{tool}",
+            response_type="ephemeral",
+            blocks=[_section(f":no_entry: {code(server + '__' + tool)} is denied; it cannot be called.")],
+        )
+
+    async def audit(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
+        words = command.words
+        everyone = bool(words) and words[0] == "everyone"
+        if everyone and owner.user_id not in self._admins:
+            raise PlugboardError("Only Plugboard admins can read everyone's audit log.")
+        count_word = words[1] if everyone and len(words) > 1 else (words[0] if words and not everyone else "20")
+        if not count_word.isdigit():
+            raise PlugboardError("Usage: `/mcp audit [N]` (admins: `/mcp audit everyone [N]`).")
+        limit = max(1, min(int(count_word), MAX_AUDIT))
+        entries = await (self._audit.recent_all(limit) if everyone else self._audit.recent(owner, limit))
+        if not entries:
+            await respond(text="No audit entries yet.", response_type="ephemeral")
+            return
+        lines = []
+        for entry in entries:
+            when = datetime.datetime.fromtimestamp(entry.at, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            who = f" {entry.owner_id}" if everyone else ""
+            detail = entry.detail
+            extra = " ".join(f"{k}={detail[k]}" for k in ("tool", "outcome", "duration_ms") if k in detail)
+            lines.append(
+                f"`{when}`{escape(who)} *{escape(entry.action)}* {code(entry.server_name or '-')} {escape(extra)}"
+            )
+        blocks = [_section("\n".join(lines[i : i + 20])) for i in range(0, len(lines), 20)]
+        await respond(text=f"{len(entries)} audit entries", blocks=blocks, response_type="ephemeral")
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    async def confirm_allow(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        owner = owner_from_body(body)
+        reply = Reply(client, owner, body.get("response_url"))
+        server, _, tool = str(body["actions"][0].get("value", "")).partition(":")
+        try:
+            await self._policy.allow(owner, server, tool, confirmed=True)
+        except PlugboardError as exc:
+            await reply.send(str(exc), [_section(f":x: {escape(str(exc))}")])
+            return
+        await reply.send(
+            f"Allowed {server}__{tool}",
+            [_section(f":white_check_mark: {code(server + '__' + tool)} is allowed (you confirmed).")],
+        )
+
+    async def approve_held(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await self._held(ack, body, client, approve=True)
+
+    async def keep_held(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await self._held(ack, body, client, approve=False)
+
+    async def _held(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, approve: bool) -> None:
+        await ack()
+        owner = owner_from_body(body)
+        reply = Reply(client, owner, body.get("response_url"))
+        server_id, _, names = str(body["actions"][0].get("value", "")).partition(":")
+        try:
+            changed = await self._policy.decide_held(owner, server_id, names.split(","), approve=approve)
+        except PlugboardError as exc:
+            await reply.send(str(exc), [_section(f":x: {escape(str(exc))}")])
+            return
+        verb = "approved" if approve else "kept disabled"
+        listed = ", ".join(code(n) for n in changed) or "nothing (already decided)"
+        await reply.send(f"Tools {verb}", [_section(f"Tools {verb}: {listed}")])
+
+
+def _server_and_tool(command: McpCommand, verb: str) -> tuple[str, str]:
+    words = command.words
+    if len(words) == 1 and "__" in words[0]:
+        server, _, tool = words[0].partition("__")
+        return server, tool
+    if len(words) != 2:
+        raise PlugboardError(f"Usage: `/mcp {verb} <server> <tool>`.")
+    return words[0], words[1]
