@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -35,7 +36,17 @@ def _load_settings() -> Settings | None:
     return settings
 
 
+def _remember_stop_signals(stop: asyncio.Event) -> None:
+    """Our own SIGINT/SIGTERM handlers: uvicorn re-raises the signal after its shutdown, and with the
+    default handler that would kill us before every MCP server is stopped."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
 async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    _remember_stop_signals(stop)
     plugboard = await build(settings)
     server = uvicorn.Server(
         uvicorn.Config(plugboard.asgi, host=settings.host, port=settings.port, lifespan="off", log_level="warning")
@@ -53,7 +64,8 @@ async def serve(settings: Settings) -> None:
     # Bringing servers back can take a while: do it behind the running app, not before it.
     restore = asyncio.create_task(plugboard.restore(), name="restore-servers")
     try:
-        await server.serve()  # returns after SIGINT/SIGTERM
+        if not stop.is_set():  # a signal during start-up skips straight to shutdown
+            await server.serve()  # returns after SIGINT/SIGTERM
     finally:
         log.info("shutting down: stopping every MCP server")
         restore.cancel()

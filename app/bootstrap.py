@@ -22,6 +22,7 @@ from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
 from app.services.local_gate import LocalGate
+from app.services.server_gate import ServerGate, UrlCheck
 from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
@@ -94,7 +95,7 @@ async def build(settings: Settings) -> Plugboard:
         max_live_per_owner=limits.live_servers_per_owner,
         max_live_total=limits.live_servers_total,
     )
-    gate = LocalGate(policy.local_servers, sandbox_problem)
+    gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem), _url_check(policy))
     servers = ServerService(
         db,
         repo,
@@ -122,6 +123,13 @@ async def build(settings: Settings) -> Plugboard:
     )
     asgi = build_asgi(bolt, serve_slack_events=not settings.socket_mode)
     return Plugboard(settings, policy, db, sessions, servers, tools, tool_policy, bolt, asgi)
+
+
+def _url_check(policy: Policy) -> UrlCheck:
+    def refuse_all(url: str) -> None:
+        raise ValueError("Remote servers are not available yet on this Plugboard.")
+
+    return refuse_all
 
 
 async def _local_launcher(settings: Settings, policy: Policy, data_dir: Path) -> tuple[Launcher, str | None]:

@@ -62,8 +62,24 @@ class LocalServerConfig(BaseModel):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def runtime_differs_from(self, other: LocalServerConfig) -> bool:
-        return self.approval_hash() != other.approval_hash()
+    def runtime_differs_from(self, other: object) -> bool:
+        return not isinstance(other, LocalServerConfig) or self.approval_hash() != other.approval_hash()
+
+    def secret_values(self) -> dict[str, str]:
+        return dict(self.env)
+
+    def public_dict(self) -> dict[str, Any]:
+        public = self.model_dump(mode="json", exclude={"env"})
+        public["env_names"] = list(self.env)
+        return public
+
+    @classmethod
+    def from_public(cls, public: dict[str, Any], secrets: dict[str, str]) -> LocalServerConfig:
+        data = dict(public)
+        names: list[str] = data.pop("env_names", [])
+        data["env"] = {name: secrets.get(name, "") for name in names}
+        data["args"] = tuple(data.get("args", ()))
+        return cls(**data)
 
 
 def build_local_config(

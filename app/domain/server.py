@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
+from app.domain.server_config import ServerConfig
 
 PENDING_CHANGE_TTL_SECONDS = 60 * 60
 
@@ -21,7 +21,7 @@ class ServerRecord(BaseModel):
     id: str
     owner: Owner
     name: str
-    config: LocalServerConfig
+    config: ServerConfig
     enabled: bool
     approved_hash: str
     version: int
@@ -42,7 +42,7 @@ class PendingChange(BaseModel):
     owner: Owner
     kind: Literal["add", "edit"]
     name: str
-    config: LocalServerConfig
+    config: ServerConfig
     server_id: str | None
     base_version: int | None
     created_at: float

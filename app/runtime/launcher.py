@@ -12,6 +12,7 @@ from mcp import StdioServerParameters
 from mcp.client._transport import TransportStreams
 from mcp.client.stdio import stdio_client
 
+from app.domain.local_config import LocalServerConfig
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
 from app.runtime.stderr_ring import StderrRing
@@ -19,6 +20,12 @@ from app.runtime.stderr_ring import StderrRing
 
 class LaunchError(Exception):
     """The server cannot be started as configured; the message tells the owner what to fix."""
+
+
+def local_config(record: ServerRecord) -> LocalServerConfig:
+    if not isinstance(record.config, LocalServerConfig):
+        raise LaunchError(f"`{record.name}` is not a local server")
+    return record.config
 
 
 class Launcher(Protocol):
@@ -47,13 +54,14 @@ class DirectLauncher:
         self._child_path = child_path
 
     def parameters(self, record: ServerRecord) -> StdioServerParameters:
+        config = local_config(record)
         home = self._folders.home(record)
         (home / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
-        cwd = self._working_directory(record, home)
-        env = child_environment(home=str(home), path=self._child_path, configured=record.config.env)
+        cwd = self._working_directory(config, home)
+        env = child_environment(home=str(home), path=self._child_path, configured=config.env)
         return StdioServerParameters(
-            command=record.config.command,
-            args=list(record.config.args),
+            command=config.command,
+            args=list(config.args),
             env=env,
             cwd=str(cwd),
             encoding_error_handler="replace",
@@ -66,7 +74,7 @@ class DirectLauncher:
         """Nothing to release: direct children are reaped by the stdio transport."""
 
     def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
-        command = record.config.command
+        command = record.config.command if isinstance(record.config, LocalServerConfig) else record.name
         if isinstance(exc, FileNotFoundError):
             return f"the command `{command}` was not found on the Plugboard host (PATH is {self._child_path})"
         if isinstance(exc, PermissionError):
@@ -76,8 +84,8 @@ class DirectLauncher:
         return None
 
     @staticmethod
-    def _working_directory(record: ServerRecord, home: Path) -> Path:
-        cwd = record.config.cwd
+    def _working_directory(config: LocalServerConfig, home: Path) -> Path:
+        cwd = config.cwd
         if cwd is None:
             return home
         if not os.path.isabs(cwd):

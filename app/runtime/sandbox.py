@@ -18,7 +18,7 @@ from mcp.client.stdio import stdio_client
 from app.domain.policy import Limits
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
-from app.runtime.launcher import LaunchError, ServerFolders
+from app.runtime.launcher import LaunchError, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.stderr_ring import StderrRing
 
@@ -114,7 +114,7 @@ class SandboxLauncher:
             await asyncio.to_thread(self._limiter.release, key)
 
     def _parameters(self, record: ServerRecord, key: str) -> StdioServerParameters:
-        config = record.config
+        config = local_config(record)
         home = self._folders.home(record)
         (home / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
         cwd_inside = self._cwd_inside(config.cwd, home)

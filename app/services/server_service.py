@@ -14,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain.errors import ChangeExpired, InvalidConfig, NotYourServer, ServerNameTaken, ServerNotFound
-from app.domain.local_config import LocalServerConfig
 from app.domain.names import server_name_problem
 from app.domain.owner import Owner
 from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerRecord, diff_servers
+from app.domain.server_config import ServerConfig, summary
 from app.domain.status import DISABLED, ServerStatus
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import RegisteredTool, ToolRegistry
-from app.services.local_gate import LocalGate, RunConditions
+from app.services.local_gate import RunConditions
 from app.services.owner_locks import OwnerLocks
+from app.services.server_gate import ServerGate
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
@@ -45,7 +46,7 @@ class ServerService:
         mirror: ConfigMirror,
         sessions: SessionManager,
         registry: ToolRegistry,
-        gate: LocalGate,
+        gate: ServerGate,
         max_servers_per_owner: int = 20,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -104,11 +105,11 @@ class ServerService:
 
     # -- proposing (nothing runs) ------------------------------------------------------------
 
-    def conditions(self, config: LocalServerConfig) -> RunConditions:
-        """How this config would run (sandbox, network, risk flags); raises InvalidConfig if not allowed."""
+    def conditions(self, config: ServerConfig) -> RunConditions | None:
+        """How a local config would run (sandbox, network, risk flags); raises InvalidConfig if not allowed."""
         return self._gate.check(config)
 
-    async def propose_add(self, owner: Owner, name: str, config: LocalServerConfig) -> PendingChange:
+    async def propose_add(self, owner: Owner, name: str, config: ServerConfig) -> PendingChange:
         if problem := server_name_problem(name):
             raise InvalidConfig.single("name", problem)
         existing = await self._repo.list_for_owner(owner)
@@ -119,7 +120,7 @@ class ServerService:
         self._gate.check(config)
         return await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
 
-    async def propose_edit(self, owner: Owner, server_id: str, config: LocalServerConfig) -> PendingChange | None:
+    async def propose_edit(self, owner: Owner, server_id: str, config: ServerConfig) -> PendingChange | None:
         """None when nothing that runs has changed."""
         record = await self.owned(owner, server_id)
         if not config.runtime_differs_from(record.config):
@@ -132,7 +133,7 @@ class ServerService:
         owner: Owner,
         kind: str,
         name: str,
-        config: LocalServerConfig,
+        config: ServerConfig,
         server_id: str | None,
         base_version: int | None,
     ) -> PendingChange:
@@ -200,7 +201,7 @@ class ServerService:
                     owner=owner,
                     action=f"approved_{change.kind}",
                     server_name=record.name,
-                    detail={"config_sha256": record.approved_hash, "command": record.config.command_line()},
+                    detail={"config_sha256": record.approved_hash, "summary": summary(record.config)},
                 )
             await self._committed(owner, before)
         return record
@@ -261,7 +262,7 @@ class ServerService:
                 await self._sessions.start(record)
         return len(records)
 
-    def _allowed(self, config: LocalServerConfig) -> bool:
+    def _allowed(self, config: ServerConfig) -> bool:
         try:
             self._gate.check(config)
         except InvalidConfig:

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
 from app.services.server_service import ServerService
-from app.slack.blocks.server_form import build_server_modal
+from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.home import HomeTab
@@ -79,7 +79,7 @@ class ServerActions:
             record = await self._servers.owned(owner, server_id)
             if verb == "edit":
                 metadata = {"server_id": record.id, "response_url": body.get("response_url", "")}
-                view = build_server_modal(metadata=metadata, name=record.name, config=record.config)
+                view = build_server_modal(metadata=metadata, name=record.name, config=local_only(record.config))
                 await client.views_open(trigger_id=body["trigger_id"], view=view)
             elif verb in ("enable", "disable"):
                 updated = await self._servers.set_enabled(owner, record.id, verb == "enable")

@@ -17,7 +17,7 @@ from app.services.server_service import ServerService
 from app.services.tool_service import ToolService
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.help import help_blocks, help_text
-from app.slack.blocks.server_form import build_server_modal
+from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks, server_list_blocks
 from app.slack.blocks.tools import outcome_blocks, tools_blocks
 from app.slack.command_line import McpCommand, parse_command
@@ -138,7 +138,7 @@ class McpCommands:
         await ack()
         item = await self._servers.get(owner, name)
         metadata = {"server_id": item.record.id, "response_url": body.get("response_url", "")}
-        view = build_server_modal(metadata=metadata, name=item.record.name, config=item.record.config)
+        view = build_server_modal(metadata=metadata, name=item.record.name, config=local_only(item.record.config))
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     async def _remove(

@@ -13,7 +13,7 @@ from app.domain.server import PendingChange
 from app.services.server_service import ServerService
 from app.slack import ids
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
-from app.slack.blocks.server_form import read_config, read_name
+from app.slack.blocks.server_form import local_only, read_config, read_name
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code
@@ -54,7 +54,9 @@ class ServerSubmissions:
         present = _FORM_FIELDS - {ids.FIELD_NAME}
         try:
             record = await self._servers.owned(owner, str(metadata.get("server_id", "")))
-            change = await self._servers.propose_edit(owner, record.id, read_config(values, previous=record.config))
+            change = await self._servers.propose_edit(
+                owner, record.id, read_config(values, previous=local_only(record.config))
+            )
         except InvalidConfig as exc:
             await ack(response_action="errors", errors=_field_errors(exc.problems, present))
             return

@@ -7,9 +7,9 @@ from typing import Any
 
 import aiosqlite
 
-from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
 from app.domain.server import PendingChange, ServerRecord
+from app.domain.server_config import ServerConfig, config_from_public
 from app.security.crypto import SecretBox
 from app.store.database import Database
 
@@ -133,20 +133,18 @@ class ServerRepository:
 
     # -- rows <-> models -------------------------------------------------------------------
 
-    def _seal(self, config: LocalServerConfig, context: str) -> str | None:
-        if not config.env:
+    def _seal(self, config: ServerConfig, context: str) -> str | None:
+        secrets = config.secret_values()
+        if not secrets:
             return None
-        return self._box.encrypt(json.dumps(config.env), context=context)
+        return self._box.encrypt(json.dumps(secrets), context=context)
 
-    def _open(self, row: aiosqlite.Row, context: str) -> LocalServerConfig:
+    def _open(self, row: aiosqlite.Row, context: str) -> ServerConfig:
         public: dict[str, Any] = json.loads(row["config_json"])
-        names: list[str] = public.pop("env_names", [])
         values: dict[str, str] = {}
         if row["secrets_enc"]:
             values = json.loads(self._box.decrypt(row["secrets_enc"], context=context))
-        public["env"] = {name: values.get(name, "") for name in names}
-        public["args"] = tuple(public.get("args", ()))
-        return LocalServerConfig(**public)
+        return config_from_public(public, values)
 
     def _server(self, row: aiosqlite.Row) -> ServerRecord:
         owner = _owner(row)
@@ -180,10 +178,8 @@ def _owner(row: aiosqlite.Row) -> Owner:
     return Owner(enterprise_id=row["enterprise_id"], team_id=row["team_id"], user_id=row["user_id"])
 
 
-def _public_json(config: LocalServerConfig) -> str:
-    public = config.model_dump(mode="json", exclude={"env"})
-    public["env_names"] = list(config.env)
-    return json.dumps(public, sort_keys=True)
+def _public_json(config: ServerConfig) -> str:
+    return json.dumps(config.public_dict(), sort_keys=True)
 
 
 def _server_context(owner: Owner, server_id: str) -> str:

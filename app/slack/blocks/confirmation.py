@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from app.domain.local_config import LocalServerConfig
+from app.domain.remote_config import OAuthAuth, RemoteServerConfig
 from app.domain.server import PendingChange
 from app.domain.status import ServerStatus
 from app.services.local_gate import RunConditions
@@ -34,9 +37,27 @@ def conditions_text(conditions: RunConditions) -> str:
     return "\n".join(lines)
 
 
-def change_blocks(change: PendingChange, conditions: RunConditions) -> list[dict[str, Any]]:
-    verb = "Add" if change.kind == "add" else "Change"
+def remote_change_blocks(change: PendingChange, config: RemoteServerConfig) -> list[dict[str, Any]]:
+    verb = "Connect" if change.kind == "add" else "Change"
+    host = urlsplit(config.url).hostname or "?"
+    lines = [
+        f"*{verb} remote server {code(change.name)}*",
+        f"*Server:* {code(config.url)} (host {code(host)})",
+        f"*Transport:* {escape(config.transport_label())}",
+        f"*Authentication:* {escape(config.auth_label())}",
+    ]
+    if isinstance(config.auth, OAuthAuth):
+        scopes = " ".join(config.auth.scopes) or "whatever the server asks for"
+        lines.append(f"*Scopes:* {escape(scopes)}")
+        lines.append("After you confirm, I'll DM you a *Connect* button to sign in at the authorization server.")
+    return [_section("\n".join(lines)[:3000])]
+
+
+def change_blocks(change: PendingChange, conditions: RunConditions | None) -> list[dict[str, Any]]:
     config = change.config
+    if isinstance(config, RemoteServerConfig):
+        return remote_change_blocks(change, config)
+    verb = "Add" if change.kind == "add" else "Change"
     blocks = [_section(f"*{verb} server {code(change.name)}* — exact command line:")]
     # Never truncated: a long command is split over several sections instead.
     blocks += [_section("```" + piece + "```") for piece in escaped_chunks(config.command_line(), _SECTION_LIMIT)]
@@ -46,15 +67,17 @@ def change_blocks(change: PendingChange, conditions: RunConditions) -> list[dict
         f"*Working directory:* {code(config.cwd) if config.cwd else '_private folder_'}",
     ]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(details)}]})
-    blocks.append(_section(conditions_text(conditions)[:3000]))
+    if conditions is not None:
+        blocks.append(_section(conditions_text(conditions)[:3000]))
     return blocks
 
 
-def confirmation_blocks(changes: list[tuple[PendingChange, RunConditions]]) -> list[dict[str, Any]]:
+def confirmation_blocks(changes: list[tuple[PendingChange, RunConditions | None]]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "Review before running"}}]
     for change, conditions in changes:
         blocks += change_blocks(change, conditions)
-    blocks.append(_section(WARNING))
+    if any(isinstance(c.config, LocalServerConfig) for c, _ in changes):
+        blocks.append(_section(WARNING))
     value = ",".join(c.id for c, _ in changes)
     blocks.append(
         {
@@ -80,7 +103,7 @@ def confirmation_blocks(changes: list[tuple[PendingChange, RunConditions]]) -> l
     return blocks
 
 
-def confirmation_text(changes: list[tuple[PendingChange, RunConditions]]) -> str:
+def confirmation_text(changes: list[tuple[PendingChange, RunConditions | None]]) -> str:
     names = ", ".join(c.name for c, _ in changes)
     return f"Review before running: {names}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.domain.errors import InvalidConfig
+from app.domain.errors import InvalidConfig, PlugboardError
 from app.domain.local_config import (
     MAX_ARG_BYTES,
     MAX_COMMAND_BYTES,
@@ -14,6 +14,7 @@ from app.domain.local_config import (
     parse_arg_lines,
     parse_env_lines,
 )
+from app.domain.remote_config import RemoteServerConfig
 from app.slack import ids
 from app.store.config_mirror import secret_placeholder
 
@@ -126,6 +127,13 @@ def build_server_modal(
         "private_metadata": json.dumps(metadata),
         "blocks": blocks,
     }
+
+
+def local_only(config: LocalServerConfig | RemoteServerConfig) -> LocalServerConfig:
+    """The Edit Config modal is for local servers; remote ones change through the connector flow."""
+    if not isinstance(config, LocalServerConfig):
+        raise PlugboardError("Remote servers are changed with `/mcp connect` (use the same name to replace it).")
+    return config
 
 
 def _value(values: Values, block_id: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.server_config import summary
 from app.services.server_service import ServerOverview
 from app.slack import ids
 from app.slack.text import code, escape, truncate
@@ -25,7 +26,7 @@ def _option(label: str, value: str) -> dict[str, Any]:
 def server_row(item: ServerOverview) -> dict[str, Any]:
     record, status = item.record, item.status
     icon = _STATE_ICON.get(status.state, ":white_circle:")
-    command = truncate(record.config.command_line(), 200)
+    command = truncate(summary(record.config), 200)
     text = f"{icon} *{escape(record.name)}* — {escape(status.label())}\n{code(command)}"
     toggle = _option("Disable", f"disable:{record.id}") if record.enabled else _option("Enable", f"enable:{record.id}")
     return {
