@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,25 +16,32 @@ from starlette.applications import Starlette
 
 from app.domain.policy import Policy, PolicyError, parse_policy
 from app.domain.tool_policy import Denylist
-from app.runtime.launcher import DirectLauncher, Launcher, ServerFolders
+from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
 from app.runtime.process_limits import ProcessLimiter
+from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher
 from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_sandbox
 from app.runtime.server_actor import ActorTimings
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
+from app.security.egress import EgressRefused, guarded_client_factory
+from app.security.url_policy import EgressPolicy, check_url
+from app.services.connector_service import ConnectorService
 from app.services.local_gate import LocalGate
+from app.services.oauth_flows import OAuthFlows
 from app.services.server_gate import ServerGate, UrlCheck
 from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.settings import Settings
+from app.slack.connector_notices import ConnectorDM
 from app.slack.listeners import register_listeners
 from app.slack.tool_notices import HeldToolsDM
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
 from app.store.server_repository import ServerRepository
+from app.store.token_store import OAuthCredentialStore
 from app.store.tool_state_repository import ToolStateRepository
 from app.web.routes import build_asgi
 
@@ -48,6 +57,7 @@ class Plugboard:
     servers: ServerService
     tools: ToolService
     tool_policy: ToolPolicyService
+    connectors: ConnectorService
     bolt: AsyncApp
     asgi: Starlette
 
@@ -56,6 +66,7 @@ class Plugboard:
 
     async def close(self) -> None:
         """Stop every server (no child survives) and close the database."""
+        await self.connectors.close()
         await self.sessions.close()
         await self.db.close()
 
@@ -87,15 +98,25 @@ async def build(settings: Settings) -> Plugboard:
         request_timeout=settings.plugboard_request_timeout or limits.request_timeout_seconds,
         restart_backoff=settings.plugboard_restart_backoff,
     )
-    launcher, sandbox_problem = await _local_launcher(settings, policy, data_dir)
+    egress = egress_policy(policy)
+    local_launcher, sandbox_problem = await _local_launcher(settings, policy, data_dir)
+    flows = OAuthFlows(settings.public_url)
+    connectors_ref: list[ConnectorService] = []  # the launcher and the connector service need each other
+    remote_launcher = RemoteLauncher(
+        _client_factory(egress),
+        oauth_for=lambda record: connectors_ref[0].session_auth(record),
+        needs_sign_in=lambda record: connectors_ref[0].needs_sign_in(record),
+        describe_http_error=describe_egress_error,
+    )
     sessions = SessionManager(
-        launcher,
+        LauncherRouter(local_launcher, remote_launcher),
         registry,
         timings,
         max_live_per_owner=limits.live_servers_per_owner,
         max_live_total=limits.live_servers_total,
+        tool_gate=tool_policy.evaluate,
     )
-    gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem), _url_check(policy))
+    gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem), _url_check(egress))
     servers = ServerService(
         db,
         repo,
@@ -107,6 +128,11 @@ async def build(settings: Settings) -> Plugboard:
         max_servers_per_owner=limits.servers_per_owner,
     )
     tools = ToolService(db, repo, sessions, registry, audit, result_limit=limits.result_chars_slack)
+    connectors = ConnectorService(
+        servers, OAuthCredentialStore(db, box), flows, _client_factory(egress), _url_check(egress)
+    )
+    connectors_ref.append(connectors)
+    sessions.on_status(lambda record, status: _spawn(connectors.on_status(record, status)))
 
     assert settings.slack_bot_token is not None, "checked by Settings.missing() before build()"
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url())
@@ -118,18 +144,65 @@ async def build(settings: Settings) -> Plugboard:
         request_verification_enabled=not settings.socket_mode,
     )
     tool_policy.notify_with(HeldToolsDM(client))
+    connectors.notify_with(ConnectorDM(client))
     register_listeners(
-        bolt, servers, tools, tool_policy, audit, admins=policy.admins, settle_timeout=settings.plugboard_confirm_wait
+        bolt,
+        servers,
+        tools,
+        tool_policy,
+        audit,
+        connectors,
+        admins=policy.admins,
+        settle_timeout=settings.plugboard_confirm_wait,
     )
-    asgi = build_asgi(bolt, serve_slack_events=not settings.socket_mode)
-    return Plugboard(settings, policy, db, sessions, servers, tools, tool_policy, bolt, asgi)
+    asgi = build_asgi(
+        bolt,
+        flows,
+        serve_slack_events=not settings.socket_mode,
+        secure_cookie=settings.public_url.startswith("https://"),
+    )
+    return Plugboard(settings, policy, db, sessions, servers, tools, tool_policy, connectors, bolt, asgi)
 
 
-def _url_check(policy: Policy) -> UrlCheck:
-    def refuse_all(url: str) -> None:
-        raise ValueError("Remote servers are not available yet on this Plugboard.")
+_background: set[asyncio.Task[None]] = set()
 
-    return refuse_all
+
+def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Status callbacks are synchronous; the async follow-up runs as its own task, kept referenced."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def egress_policy(policy: Policy) -> EgressPolicy:
+    remote = policy.remote
+    return EgressPolicy(
+        allowed_hosts=remote.allowed_hosts,
+        allow_http_loopback=remote.allow_http_loopback,
+        allowed_ports=None if remote.allow_any_port else remote.allowed_ports,
+    )
+
+
+def _url_check(egress: EgressPolicy) -> UrlCheck:
+    def check(url: str) -> None:
+        check_url(url, egress)  # raises UrlRefused (a ValueError) with the reason
+
+    return check
+
+
+# Long-lived SSE streams count against a per-response cap too; sessions reconnect if one ever hits it.
+SESSION_RESPONSE_CAP = 64 * 1024 * 1024
+
+
+def _client_factory(egress: EgressPolicy) -> HttpClientFactory:
+    return guarded_client_factory(egress, max_response_bytes=SESSION_RESPONSE_CAP)
+
+
+def describe_egress_error(exc: BaseException) -> str | None:
+    """A request the egress guard refused will be refused again: say why, and stop retrying."""
+    if isinstance(exc, EgressRefused):
+        return f"refused by Plugboard's network policy: {exc.reason}"
+    return None
 
 
 async def _local_launcher(settings: Settings, policy: Policy, data_dir: Path) -> tuple[Launcher, str | None]:

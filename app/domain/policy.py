@@ -64,6 +64,8 @@ class RemotePolicy(_Strict):
     # Hostnames or CIDR networks that may be reached even though they are private (e.g. an intranet).
     allowed_hosts: tuple[str, ...] = ()
     allow_http_loopback: bool = False
+    allowed_ports: tuple[int, ...] = (443,)
+    allow_any_port: bool = False
 
 
 class ToolPolicy(_Strict):

@@ -31,9 +31,56 @@ def local_config(record: ServerRecord) -> LocalServerConfig:
 class Launcher(Protocol):
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]: ...
 
-    def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None: ...
+    def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
+        """A message the owner can act on for a failure that retrying will not fix, else None."""
+        ...
+
+    def retry_now(self, record: ServerRecord) -> bool:
+        """True when the launcher changed approach (e.g. SSE after streamable HTTP) and wants another try now."""
+        ...
+
+    def needs_authorization(self, record: ServerRecord) -> bool:
+        """True when the last failure means the owner must sign in again."""
+        ...
 
     def close(self) -> None: ...
+
+
+class LocalLauncherBase:
+    """Local servers never switch transport nor need a sign-in."""
+
+    def retry_now(self, record: ServerRecord) -> bool:
+        return False
+
+    def needs_authorization(self, record: ServerRecord) -> bool:
+        return False
+
+
+class LauncherRouter:
+    """Local configs go to the local launcher (sandboxed or direct), remote ones to the remote launcher."""
+
+    def __init__(self, local: Launcher, remote: Launcher) -> None:
+        self._local = local
+        self._remote = remote
+
+    def _for(self, record: ServerRecord) -> Launcher:
+        return self._local if isinstance(record.config, LocalServerConfig) else self._remote
+
+    def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
+        return self._for(record).open(record, stderr)
+
+    def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
+        return self._for(record).describe_failure(record, exc)
+
+    def retry_now(self, record: ServerRecord) -> bool:
+        return self._for(record).retry_now(record)
+
+    def needs_authorization(self, record: ServerRecord) -> bool:
+        return self._for(record).needs_authorization(record)
+
+    def close(self) -> None:
+        self._local.close()
+        self._remote.close()
 
 
 @dataclass(frozen=True)
@@ -46,7 +93,7 @@ class ServerFolders:
         return self.data_dir / "users" / record.owner.id / "servers" / record.id / "home"
 
 
-class DirectLauncher:
+class DirectLauncher(LocalLauncherBase):
     """Runs the command on the host with a cleared environment (sandboxing wraps this in a later layer)."""
 
     def __init__(self, folders: ServerFolders, child_path: str = DEFAULT_CHILD_PATH) -> None:

@@ -18,7 +18,7 @@ from mcp.client.stdio import stdio_client
 from app.domain.policy import Limits
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
-from app.runtime.launcher import LaunchError, ServerFolders, local_config
+from app.runtime.launcher import LaunchError, LocalLauncherBase, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.stderr_ring import StderrRing
 
@@ -93,7 +93,7 @@ def prlimit_arguments(limits: Limits) -> list[str]:
     ]
 
 
-class SandboxLauncher:
+class SandboxLauncher(LocalLauncherBase):
     def __init__(self, folders: ServerFolders, spec: SandboxSpec, limiter: ProcessLimiter) -> None:
         self._folders = folders
         self._spec = spec

@@ -100,6 +100,12 @@ class ServerActor:
                     reason = "the server closed the connection"
                 if self.status.state == "ready":
                     failures = 0
+                if self._launcher.needs_authorization(self.record):
+                    self._set_status(ServerStatus("needs_auth", reason))
+                    self._settled.set()
+                    return  # only the owner signing in again can fix this
+                if self._launcher.retry_now(self.record):
+                    continue
                 failures += 1
                 self._set_status(ServerStatus("error", reason))
                 self._settled.set()

@@ -10,10 +10,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
+from app.domain.remote_config import RemoteServerConfig
 from app.services.server_service import ServerService
 from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks
 from app.slack.confirm_flow import ConfirmFlow
+from app.slack.connect import ConnectFlow
 from app.slack.home import HomeTab
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
@@ -39,7 +41,8 @@ def _value(body: dict[str, Any]) -> str:
 
 
 class ServerActions:
-    def __init__(self, servers: ServerService, confirm: ConfirmFlow, home: HomeTab) -> None:
+    def __init__(self, servers: ServerService, confirm: ConfirmFlow, home: HomeTab, connect: ConnectFlow) -> None:
+        self._connect = connect
         self._servers = servers
         self._confirm = confirm
         self._home = home
@@ -77,7 +80,11 @@ class ServerActions:
         reply = self._reply(client, owner, body)
         try:
             record = await self._servers.owned(owner, server_id)
-            if verb == "edit":
+            if verb == "edit" and isinstance(record.config, RemoteServerConfig):
+                await self._connect.open_edit(
+                    client, body["trigger_id"], body.get("response_url", ""), record.id, record.name, record.config
+                )
+            elif verb == "edit":
                 metadata = {"server_id": record.id, "response_url": body.get("response_url", "")}
                 view = build_server_modal(metadata=metadata, name=record.name, config=local_only(record.config))
                 await client.views_open(trigger_id=body["trigger_id"], view=view)

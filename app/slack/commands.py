@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
+from app.domain.remote_config import RemoteServerConfig
 from app.domain.server_map import parse_server_map
 from app.services.server_service import ServerService
 from app.services.tool_service import ToolService
@@ -22,6 +23,7 @@ from app.slack.blocks.server_list import remove_prompt_blocks, server_list_block
 from app.slack.blocks.tools import outcome_blocks, tools_blocks
 from app.slack.command_line import McpCommand, parse_command
 from app.slack.confirm_flow import ConfirmFlow
+from app.slack.connect import ConnectFlow
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
@@ -38,8 +40,14 @@ def _text_blocks(text: str) -> list[dict[str, Any]]:
 
 class McpCommands:
     def __init__(
-        self, servers: ServerService, tools: ToolService, confirm: ConfirmFlow, tool_commands: ToolCommands
+        self,
+        servers: ServerService,
+        tools: ToolService,
+        confirm: ConfirmFlow,
+        tool_commands: ToolCommands,
+        connect: ConnectFlow,
     ) -> None:
+        self._connect = connect
         self._servers = servers
         self._tools = tools
         self._confirm = confirm
@@ -137,6 +145,16 @@ class McpCommands:
         name = _one_name(command, "edit")
         await ack()
         item = await self._servers.get(owner, name)
+        if isinstance(item.record.config, RemoteServerConfig):
+            await self._connect.open_edit(
+                client,
+                body["trigger_id"],
+                body.get("response_url", ""),
+                item.record.id,
+                item.record.name,
+                item.record.config,
+            )
+            return
         metadata = {"server_id": item.record.id, "response_url": body.get("response_url", "")}
         view = build_server_modal(metadata=metadata, name=item.record.name, config=local_only(item.record.config))
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -288,6 +306,18 @@ class McpCommands:
     ) -> None:
         await ack()
         await self._tool_commands.audit(command, owner, respond)
+
+    async def _open_connect(
+        self,
+        command: McpCommand,
+        owner: Owner,
+        body: dict[str, Any],
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        await self._connect.open_modal(client, body["trigger_id"], body.get("response_url", ""))
 
 
 def _one_name(command: McpCommand, verb: str) -> str:

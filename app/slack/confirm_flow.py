@@ -6,7 +6,9 @@ import asyncio
 
 from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
+from app.domain.remote_config import OAuthAuth, RemoteServerConfig
 from app.domain.server import ServerRecord
+from app.services.connector_service import ConnectorService
 from app.services.server_service import ServerService
 from app.slack.blocks.confirmation import progress_blocks, status_line
 from app.slack.reply import Reply
@@ -14,8 +16,9 @@ from app.slack.text import code, escape
 
 
 class ConfirmFlow:
-    def __init__(self, servers: ServerService, settle_timeout: float) -> None:
+    def __init__(self, servers: ServerService, connectors: ConnectorService, settle_timeout: float) -> None:
         self._servers = servers
+        self._connectors = connectors
         self._settle_timeout = settle_timeout
 
     async def run(self, reply: Reply, owner: Owner, change_ids: list[str]) -> None:
@@ -30,9 +33,16 @@ class ConfirmFlow:
         started: list[ServerRecord] = []
         for change_id, name in zip(change_ids, names, strict=True):
             try:
-                started.append(await self._servers.confirm(owner, change_id))
+                record = await self._servers.confirm(owner, change_id)
             except PlugboardError as exc:
                 lines.append(f":x: {code(name)}: {escape(str(exc))}")
+                continue
+            if isinstance(record.config, RemoteServerConfig) and isinstance(record.config.auth, OAuthAuth):
+                # The browser sign-in decides when this one is ready; its outcome arrives as a DM.
+                self._connectors.start_authorization(record)
+                lines.append(f":key: {code(record.name)}: check your DMs for a *Connect* button to sign in.")
+            else:
+                started.append(record)
         await self.report(reply, started, lines, title="Done")
 
     async def report(self, reply: Reply, records: list[ServerRecord], lines: list[str], *, title: str) -> None:

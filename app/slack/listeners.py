@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from app.services.connector_service import ConnectorService
 from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
@@ -14,6 +15,7 @@ from app.slack import ids
 from app.slack.actions import ServerActions
 from app.slack.commands import McpCommands
 from app.slack.confirm_flow import ConfirmFlow
+from app.slack.connect import ConnectFlow
 from app.slack.home import HomeTab
 from app.slack.submissions import ServerSubmissions
 from app.slack.tool_commands import ToolCommands
@@ -28,16 +30,18 @@ def register_listeners(
     tools: ToolService,
     tool_policy: ToolPolicyService,
     audit: AuditLog,
+    connectors: ConnectorService,
     *,
     admins: tuple[str, ...],
     settle_timeout: float,
 ) -> None:
-    confirm = ConfirmFlow(servers, settle_timeout)
+    confirm = ConfirmFlow(servers, connectors, settle_timeout)
+    connect = ConnectFlow(servers, connectors)
     home = HomeTab(servers)
     tool_commands = ToolCommands(tool_policy, audit, admins)
-    commands = McpCommands(servers, tools, confirm, tool_commands)
+    commands = McpCommands(servers, tools, confirm, tool_commands, connect)
     submissions = ServerSubmissions(servers)
-    actions = ServerActions(servers, confirm, home)
+    actions = ServerActions(servers, confirm, home, connect)
 
     app.command("/mcp")(commands.handle)
     app.view(ids.ADD_MODAL)(submissions.add)
@@ -51,6 +55,10 @@ def register_listeners(
     app.action(ids.CONFIRM_ALLOW_TOOL)(tool_commands.confirm_allow)
     app.action(ids.APPROVE_HELD)(tool_commands.approve_held)
     app.action(ids.KEEP_HELD)(tool_commands.keep_held)
+    app.view(ids.CONNECT_MODAL)(connect.submitted)
+    app.action(ids.CONNECT_PREFILLED)(connect.prefilled)
+    app.action(ids.RECONNECT)(connect.reconnect)
+    app.action(ids.SIGN_IN_LINK)(connect.link_clicked)
     app.event("app_home_opened")(home.opened)
     app.event("message")(_ignore)
     app.error(_on_error)

@@ -63,13 +63,14 @@ class Database:
 
     async def _migrate(self, migrations_dir: Path) -> None:
         await self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, number INTEGER NOT NULL, "
             "applied_at REAL NOT NULL)"
         )
-        applied = {row[0] for row in await self.fetch_all("SELECT number FROM schema_migrations")}
+        # Recorded by file name, so two branches that both added a migration numbered N both get applied.
+        applied = {row[0] for row in await self.fetch_all("SELECT name FROM schema_migrations")}
         scripts = await asyncio.to_thread(_read_migrations, migrations_dir)
         for number, name, script in scripts:
-            if number in applied:
+            if name in applied:
                 continue
             async with self.transaction() as conn:
                 for statement in _statements(script):

@@ -92,6 +92,7 @@ class ServerRepository:
     async def delete(self, conn: aiosqlite.Connection, owner: Owner, server_id: str) -> None:
         await conn.execute("DELETE FROM servers WHERE id = ? AND owner_id = ?", (server_id, owner.id))
         await conn.execute("DELETE FROM tool_states WHERE server_id = ? AND owner_id = ?", (server_id, owner.id))
+        await conn.execute("DELETE FROM oauth_credentials WHERE server_id = ? AND owner_id = ?", (server_id, owner.id))
 
     # -- pending changes -------------------------------------------------------------------
 

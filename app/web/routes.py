@@ -9,8 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.services.oauth_flows import OAuthFlows
+from app.web.oauth_pages import oauth_routes
 
-def build_asgi(app: AsyncApp, *, serve_slack_events: bool) -> Starlette:
+
+def build_asgi(app: AsyncApp, flows: OAuthFlows, *, serve_slack_events: bool, secure_cookie: bool) -> Starlette:
     handler = AsyncSlackRequestHandler(app)
 
     async def slack_events(request: Request) -> Response:
@@ -20,7 +23,7 @@ def build_asgi(app: AsyncApp, *, serve_slack_events: bool) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    routes = [Route("/healthz", healthz, methods=["GET"]), *oauth_routes(flows, secure_cookie=secure_cookie)]
     if serve_slack_events:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes)

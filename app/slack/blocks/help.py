@@ -7,6 +7,7 @@ from typing import Any
 COMMANDS = [
     ("/mcp list", "your servers, their status and actions"),
     ("/mcp add", "add a local (stdio) server through a form"),
+    ("/mcp connect", "connect a remote server (URL, then none / API key / OAuth)"),
     ("/mcp add-json <json>", "add servers from a Claude Desktop, VS Code or Claude Code config, or `name {config}`"),
     ("/mcp edit <name>", "change a server (changes to what runs need a new confirmation)"),
     ("/mcp enable <name>", "start a disabled server"),

@@ -1,0 +1,247 @@
+"""Remote servers that sign in with OAuth: the browser flow, session credentials, and re-authentication.
+
+Two kinds of OAuthClientProvider per server: an interactive one used once to sign in (it DMs a Connect
+link and waits for the browser), and a session one used by the running MCP session (refreshes tokens;
+when a new sign-in is needed it marks the server `needs re-authentication` instead of asking anyone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx2
+from mcp.client.auth import OAuthClientProvider, OAuthFlowError
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata
+
+from app.domain.remote_config import OAuthAuth, RemoteServerConfig
+from app.domain.server import ServerRecord
+from app.domain.status import ServerStatus
+from app.runtime.remote_launcher import HttpClientFactory
+from app.services.oauth_flows import AuthorizationRequired, OAuthFlows, PendingSignIn
+from app.services.server_service import ServerService
+from app.store.token_store import OAuthCredentialStore
+
+log = logging.getLogger(__name__)
+
+SETTLE_SECONDS = 30.0
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "plugboard-sign-in", "version": "1"},
+    },
+}
+
+
+class ConnectorNotifier(Protocol):
+    async def sign_in_link(self, record: ServerRecord, start_url: str, authorization_host: str) -> None: ...
+
+    async def connected(self, record: ServerRecord, status: ServerStatus, tool_names: list[str]) -> None: ...
+
+    async def failed(self, record: ServerRecord, reason: str) -> None: ...
+
+    async def reauth_needed(self, record: ServerRecord) -> None: ...
+
+
+class ConnectorService:
+    def __init__(
+        self,
+        servers: ServerService,
+        credentials: OAuthCredentialStore,
+        flows: OAuthFlows,
+        client_factory: HttpClientFactory,
+        check_url: Callable[[str], None],
+    ) -> None:
+        self._servers = servers
+        self._credentials = credentials
+        self._flows = flows
+        self._client_factory = client_factory
+        self._check_url = check_url
+        self._notifier: ConnectorNotifier | None = None
+        self._session_providers: dict[str, tuple[str, OAuthClientProvider]] = {}
+        self._sign_in_needed: set[str] = set()
+        self._authorizing: dict[str, asyncio.Task[None]] = {}
+
+    def notify_with(self, notifier: ConnectorNotifier) -> None:
+        self._notifier = notifier
+
+    # -- used by the runtime -----------------------------------------------------------------
+
+    def session_auth(self, record: ServerRecord) -> httpx2.Auth:
+        cached = self._session_providers.get(record.id)
+        if cached and cached[0] == record.approved_hash:
+            return cached[1]
+
+        async def cannot_ask(authorization_url: str) -> None:
+            self._sign_in_needed.add(record.id)
+            raise AuthorizationRequired("the server needs you to sign in again")
+
+        async def no_callback() -> AuthorizationCodeResult:
+            raise AuthorizationRequired("the server needs you to sign in again")
+
+        provider = self._provider(record, cannot_ask, no_callback)
+        self._session_providers[record.id] = (record.approved_hash, provider)
+        return provider
+
+    def needs_sign_in(self, record: ServerRecord) -> bool:
+        return record.id in self._sign_in_needed
+
+    async def on_status(self, record: ServerRecord, status: ServerStatus) -> None:
+        """A server that had working tokens and now needs a sign-in gets its owner a Reconnect DM."""
+        if status.state != "needs_auth" or record.id in self._authorizing or self._notifier is None:
+            return
+        if await self._credentials.has_tokens(record.owner, record.id):
+            await self._notifier.reauth_needed(record)
+
+    # -- the interactive sign-in -------------------------------------------------------------
+
+    def start_authorization(self, record: ServerRecord) -> None:
+        if record.id in self._authorizing:
+            return
+        task = asyncio.create_task(self._authorize(record), name=f"oauth:{record.id}")
+        self._authorizing[record.id] = task
+        task.add_done_callback(lambda _: self._authorizing.pop(record.id, None))
+
+    async def close(self) -> None:
+        for task in list(self._authorizing.values()):
+            task.cancel()
+        await asyncio.gather(*self._authorizing.values(), return_exceptions=True)
+
+    async def _authorize(self, record: ServerRecord) -> None:
+        config = _remote(record)
+        pending: list[PendingSignIn] = []
+        problem: str | None = None
+        try:
+            await self._preregister(record, config)
+            provider = self._interactive_provider(record, pending)
+            async with self._client_factory(auth=provider) as client:
+                http_status = await _probe(client, config)
+            if http_status in (401, 403):
+                problem = f"the server still refused access after sign-in (HTTP {http_status})"
+        except OAuthFlowError as exc:
+            problem = _flow_problem(exc)
+        except (httpx2.HTTPError, ValueError) as exc:
+            problem = f"could not reach the server or its authorization server ({type(exc).__name__}: {exc})"
+        except Exception as exc:  # boundary: a sign-in task must always end with a message to its owner
+            log.exception("sign-in for %s failed", record.name)
+            problem = f"the sign-in failed ({type(exc).__name__})"
+        finally:
+            if pending and not pending[0].finished.done():
+                pending[0].finished.set_result(problem)
+        if problem is not None:
+            if self._notifier:
+                await self._notifier.failed(record, problem)
+            return
+        self._sign_in_needed.discard(record.id)
+        self._session_providers.pop(record.id, None)  # reload tokens from storage in a fresh provider
+        await self._servers.reload(record.owner, record.name)
+        overview = await self._servers.get(record.owner, record.name)
+        status = await self._servers.wait_settled(record.id, SETTLE_SECONDS)
+        if self._notifier:
+            await self._notifier.connected(record, status, [t.tool.name for t in overview.tools])
+
+    def _interactive_provider(self, record: ServerRecord, pending: list[PendingSignIn]) -> OAuthClientProvider:
+        provider: OAuthClientProvider | None = None
+
+        async def send_link(authorization_url: str) -> None:
+            assert provider is not None
+            metadata = provider.context.oauth_metadata
+            methods = (metadata.code_challenge_methods_supported or []) if metadata else []
+            if "S256" not in methods:
+                raise OAuthFlowError("the authorization server does not support PKCE with S256; refusing to sign in")
+            self._check_url(authorization_url)
+            started = self._flows.begin(record.owner, record.id, record.name, authorization_url)
+            pending.append(started)
+            if self._notifier:
+                host = urlsplit(authorization_url).hostname or "?"
+                await self._notifier.sign_in_link(record, self._flows.start_url(started.state), host)
+
+        async def wait_for_browser() -> AuthorizationCodeResult:
+            return await self._flows.wait_for_code(pending[-1])
+
+        provider = self._provider(record, send_link, wait_for_browser)
+        return provider
+
+    def _provider(
+        self,
+        record: ServerRecord,
+        redirect: Callable[[str], Awaitable[None]],
+        callback: Callable[[], Awaitable[AuthorizationCodeResult]],
+    ) -> OAuthClientProvider:
+        config = _remote(record)
+        auth = config.auth
+        assert isinstance(auth, OAuthAuth)
+        metadata = OAuthClientMetadata(
+            client_name="Plugboard",
+            redirect_uris=[self._flows.redirect_uri],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="client_secret_post" if auth.client_secret else "none",
+            scope=" ".join(auth.scopes) or None,
+            application_type="web",
+        )
+        return OAuthClientProvider(
+            server_url=config.url,
+            client_metadata=metadata,
+            storage=self._credentials.for_server(record.owner, record.id),
+            redirect_handler=redirect,
+            callback_handler=callback,
+        )
+
+    async def _preregister(self, record: ServerRecord, config: RemoteServerConfig) -> None:
+        auth = config.auth
+        assert isinstance(auth, OAuthAuth)
+        if not auth.client_id:
+            return
+        storage = self._credentials.for_server(record.owner, record.id)
+        if await storage.get_client_info() is None:
+            await storage.set_client_info(
+                OAuthClientInformationFull(
+                    client_id=auth.client_id,
+                    client_secret=auth.client_secret,
+                    redirect_uris=[self._flows.redirect_uri],
+                    token_endpoint_auth_method="client_secret_post" if auth.client_secret else "none",
+                    grant_types=["authorization_code", "refresh_token"],
+                    response_types=["code"],
+                )
+            )
+
+
+async def _probe(client: httpx2.AsyncClient, config: RemoteServerConfig) -> int:
+    """One authenticated request to the MCP endpoint: on a 401 the provider runs the whole sign-in."""
+    if config.transport == "sse":
+        async with client.stream("GET", config.url, headers={"Accept": "text/event-stream"}) as response:
+            return response.status_code
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with client.stream("POST", config.url, content=json.dumps(_INITIALIZE), headers=headers) as response:
+        status = response.status_code
+        session = response.headers.get("mcp-session-id")
+    if session:  # tidy up the session the probe opened
+        with contextlib.suppress(httpx2.HTTPError):
+            await client.delete(config.url, headers={"mcp-session-id": session})
+    if status in (404, 405) and config.transport == "auto":
+        async with client.stream("GET", config.url, headers={"Accept": "text/event-stream"}) as response:
+            return response.status_code
+    return status
+
+
+def _remote(record: ServerRecord) -> RemoteServerConfig:
+    assert isinstance(record.config, RemoteServerConfig), "connectors handle remote servers only"
+    return record.config
+
+
+def _flow_problem(exc: OAuthFlowError) -> str:
+    message = str(exc)
+    # The SDK puts the state values in its mismatch message; never echo those.
+    if "State parameter mismatch" in message:
+        return "the sign-in response did not match this sign-in (state mismatch)"
+    return message[:300] or type(exc).__name__

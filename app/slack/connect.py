@@ -1,0 +1,151 @@
+"""`/mcp connect`: the guided flow that is the only way to add or change a remote server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from app.domain.errors import InvalidConfig, PlugboardError, ServerNameTaken
+from app.domain.remote_config import RemoteServerConfig
+from app.domain.server import PendingChange
+from app.services.connector_service import ConnectorService
+from app.services.local_gate import RunConditions
+from app.services.server_service import ServerService
+from app.slack import ids
+from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
+from app.slack.blocks.connect_form import build_connect_modal, read_connect_form
+from app.slack.blocks.server_form import read_name
+from app.slack.reply import Reply
+from app.slack.requester import owner_from_body
+from app.slack.text import escape
+
+_FIELDS = {
+    ids.FIELD_NAME,
+    ids.FIELD_URL,
+    ids.FIELD_TRANSPORT,
+    ids.FIELD_AUTH,
+    ids.FIELD_API_HEADER,
+    ids.FIELD_API_VALUE,
+    ids.FIELD_CLIENT_ID,
+    ids.FIELD_CLIENT_SECRET,
+    ids.FIELD_SCOPES,
+}
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, str]:
+    try:
+        loaded = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+class ConnectFlow:
+    def __init__(self, servers: ServerService, connectors: ConnectorService) -> None:
+        self._servers = servers
+        self._connectors = connectors
+
+    async def open_modal(
+        self,
+        client: AsyncWebClient,
+        trigger_id: str,
+        response_url: str,
+        *,
+        name: str | None = None,
+        url: str | None = None,
+        transport: str = "auto",
+    ) -> None:
+        view = build_connect_modal(metadata={"response_url": response_url}, name=name, url=url, transport=transport)
+        await client.views_open(trigger_id=trigger_id, view=view)
+
+    async def open_edit(
+        self,
+        client: AsyncWebClient,
+        trigger_id: str,
+        response_url: str,
+        server_id: str,
+        name: str,
+        config: RemoteServerConfig,
+    ) -> None:
+        metadata = {"response_url": response_url, "server_id": server_id}
+        await client.views_open(
+            trigger_id=trigger_id, view=build_connect_modal(metadata=metadata, name=name, config=config)
+        )
+
+    async def submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        owner = owner_from_body(body)
+        values = view["state"]["values"]
+        metadata = _metadata(view)
+        try:
+            if server_id := metadata.get("server_id"):
+                record = await self._servers.owned(owner, server_id)
+                previous = record.config if isinstance(record.config, RemoteServerConfig) else None
+                change = await self._servers.propose_edit(
+                    owner, record.id, read_connect_form(values, previous=previous)
+                )
+            else:
+                change = await self._servers.propose_add(owner, read_name(values), read_connect_form(values))
+        except InvalidConfig as exc:
+            await ack(
+                response_action="errors",
+                errors={
+                    (field if field in _FIELDS else ids.FIELD_URL): message[:2000]
+                    for field, message in exc.problems.items()
+                },
+            )
+            return
+        except ServerNameTaken as exc:
+            await ack(response_action="errors", errors={ids.FIELD_NAME: str(exc)})
+            return
+        except PlugboardError as exc:
+            await ack(response_action="errors", errors={ids.FIELD_URL: str(exc)})
+            return
+        await ack()
+        reply = Reply(client, owner, metadata.get("response_url") or None)
+        if change is None:
+            text = "Nothing changed; the server keeps its current connection."
+            await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], replace=False)
+            return
+        changes: list[tuple[PendingChange, RunConditions | None]] = [(change, None)]
+        await reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)
+
+    async def prefilled(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A remote entry found in an uploaded file: open the connect modal with its name and URL filled in."""
+        await ack()
+        try:
+            entry = json.loads(str(body["actions"][0].get("value", "{}")))
+        except json.JSONDecodeError:
+            entry = {}
+        if not isinstance(entry, dict):
+            entry = {}
+        transport = entry.get("transport") if entry.get("transport") in ("http", "sse") else "auto"
+        await self.open_modal(
+            client,
+            body["trigger_id"],
+            body.get("response_url", ""),
+            name=str(entry.get("name", ""))[:32] or None,
+            url=str(entry.get("url", ""))[:2048] or None,
+            transport=str(transport),
+        )
+
+    async def reconnect(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        owner = owner_from_body(body)
+        reply = Reply(client, owner, body.get("response_url"))
+        try:
+            record = await self._servers.owned(owner, str(body["actions"][0].get("value", "")))
+        except PlugboardError as exc:
+            await reply.send(str(exc), [{"type": "section", "text": {"type": "mrkdwn", "text": escape(str(exc))}}])
+            return
+        self._connectors.start_authorization(record)
+        text = f"Reconnecting `{escape(record.name)}`: I'll DM you a Connect link to sign in."
+        await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+    async def link_clicked(self, ack: AsyncAck) -> None:
+        """URL buttons still send block_actions; acknowledging is all there is to do."""
+        await ack()
