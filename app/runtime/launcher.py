@@ -10,12 +10,13 @@ from typing import Protocol
 
 from mcp import StdioServerParameters
 from mcp.client._transport import TransportStreams
-from mcp.client.stdio import stdio_client
 
 from app.domain.local_config import LocalServerConfig
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
+from app.runtime.errors import find
 from app.runtime.stderr_ring import StderrRing
+from app.runtime.stdio_transport import bounded_stdio
 
 
 class LaunchError(Exception):
@@ -115,19 +116,19 @@ class DirectLauncher(LocalLauncherBase):
         )
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
-        return stdio_client(self.parameters(record), errlog=stderr.writer)
+        return bounded_stdio(self.parameters(record), errlog=stderr.writer)
 
     def close(self) -> None:
         """Nothing to release: direct children are reaped by the stdio transport."""
 
     def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
         command = record.config.command if isinstance(record.config, LocalServerConfig) else record.name
-        if isinstance(exc, FileNotFoundError):
+        if launch := find(exc, LaunchError):
+            return str(launch)
+        if find(exc, FileNotFoundError):
             return f"the command `{command}` was not found on the Plugboard host (PATH is {self._child_path})"
-        if isinstance(exc, PermissionError):
+        if find(exc, PermissionError):
             return f"the command `{command}` is not executable on the Plugboard host"
-        if isinstance(exc, LaunchError):
-            return str(exc)
         return None
 
     @staticmethod

@@ -53,6 +53,7 @@ class RemoteLauncher:
         self._describe_http_error = describe_http_error
         self._use_sse: set[str] = set()  # servers on "auto" that turned out to speak only SSE
         self._last_status: dict[str, int] = {}
+        self._redirected_to: dict[str, str] = {}  # where a redirect that was not followed pointed (host only)
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
         return self._session(record)
@@ -63,6 +64,7 @@ class RemoteLauncher:
         headers = {config.auth.header: config.auth.value} if isinstance(config.auth, ApiKeyAuth) else {}
         auth = self._oauth_for(record) if isinstance(config.auth, OAuthAuth) else None
         self._last_status.pop(record.id, None)
+        self._redirected_to.pop(record.id, None)
 
         def factory(
             headers: dict[str, str] | None = None,
@@ -87,6 +89,13 @@ class RemoteLauncher:
         async def record_status(response: httpx2.Response) -> None:
             if response.status_code >= 400:
                 self._last_status[record.id] = response.status_code
+            elif response.is_redirect:
+                self._last_status[record.id] = response.status_code
+                try:
+                    host = response.request.url.join(response.headers.get("location", "")).host
+                except (httpx2.InvalidURL, ValueError):
+                    host = ""
+                self._redirected_to[record.id] = host or "?"
 
         return record_status
 
@@ -108,6 +117,8 @@ class RemoteLauncher:
         if described := self._describe_http_error(exc):
             return described
         config = remote_config(record)
+        if isinstance(config.auth, OAuthAuth) and self._needs_sign_in(record):
+            return "the server needs you to sign in again"
         status = self._last_status.get(record.id)
         if status == 401 and isinstance(config.auth, ApiKeyAuth):
             return f"the server refused the API key in `{config.auth.header}` (HTTP 401); check the key"
@@ -115,6 +126,12 @@ class RemoteLauncher:
             return "the server requires authentication (HTTP 401); connect it again with an API key or OAuth"
         if status == 403:
             return "the server refused access (HTTP 403)"
+        if status is not None and 300 <= status < 400 and record.id in self._redirected_to:
+            host = self._redirected_to[record.id]
+            return (
+                f"the server redirected to another address ({host}, HTTP {status}); Plugboard only follows "
+                "redirects within the server's own origin. Connect the final URL instead"
+            )
         if status == 404 and config.transport != "auto":
             return f"there is no MCP endpoint at {config.url} (HTTP 404)"
         return None  # network trouble and server errors may pass: the actor retries with backoff

@@ -11,16 +11,19 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 from mcp import StdioServerParameters
 from mcp.client._transport import TransportStreams
-from mcp.client.stdio import stdio_client
 
 from app.domain.policy import Limits
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
+from app.runtime.errors import find
 from app.runtime.launcher import LaunchError, LocalLauncherBase, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.stderr_ring import StderrRing
+from app.runtime.stdio_transport import bounded_stdio
 
 SANDBOX_HOME = "/home/plugboard"
 SYSTEM_READ_ONLY = (
@@ -49,8 +52,15 @@ class SandboxSpec:
 
 
 def bwrap_arguments(
-    *, home: Path, cwd_inside: str, read_only: tuple[str, ...], env: Mapping[str, str], network: bool
+    *,
+    home: Path,
+    cwd_inside: str,
+    read_only: tuple[str, ...],
+    env: Mapping[str, str],
+    network: bool,
+    scratch_bytes: int,
 ) -> list[str]:
+    """Everything outside the private home is read-only; /tmp and /dev/shm are RAM disks of `scratch_bytes`."""
     argv = ["bwrap", "--unshare-all"]
     if network:
         argv.append("--share-net")
@@ -64,19 +74,11 @@ def bwrap_arguments(
             argv += ["--ro-bind", link, link]
     for path in read_only:
         argv += ["--ro-bind-try", path, path]
-    argv += [
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--bind",
-        str(home),
-        SANDBOX_HOME,
-        "--chdir",
-        cwd_inside,
-    ]
+    size = str(scratch_bytes)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    argv += ["--size", size, "--tmpfs", "/tmp", "--bind", str(home), SANDBOX_HOME]
+    # Last: bwrap's root is itself a tmpfs (host RAM); nothing may be written there.
+    argv += ["--remount-ro", "/", "--chdir", cwd_inside]
     return argv
 
 
@@ -108,10 +110,12 @@ class SandboxLauncher(LocalLauncherBase):
         key = f"{record.owner.id}-{record.id}"
         params = await asyncio.to_thread(self._parameters, record, key)
         try:
-            async with stdio_client(params, errlog=stderr.writer) as streams:
+            async with bounded_stdio(params, errlog=stderr.writer) as streams:
                 yield streams
         finally:
-            await asyncio.to_thread(self._limiter.release, key)
+            # Runs while the session is being cancelled: shield it, or the group is never cleaned up.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._limiter.release, key)
 
     def _parameters(self, record: ServerRecord, key: str) -> StdioServerParameters:
         config = local_config(record)
@@ -125,7 +129,12 @@ class SandboxLauncher(LocalLauncherBase):
         inner = [
             *prlimit_arguments(self._spec.limits),
             *bwrap_arguments(
-                home=home, cwd_inside=cwd_inside, read_only=self._read_only, env=env, network=not config.offline
+                home=home,
+                cwd_inside=cwd_inside,
+                read_only=self._read_only,
+                env=env,
+                network=not config.offline,
+                scratch_bytes=self._spec.limits.file_size_mb * 1024 * 1024,
             ),
             "--",
             config.command,
@@ -145,7 +154,11 @@ class SandboxLauncher(LocalLauncherBase):
         if cwd is None:
             return SANDBOX_HOME
         if not os.path.isabs(cwd):
-            (home / cwd).mkdir(parents=True, exist_ok=True, mode=0o700)
+            # The server owns its home and may have planted a symlink there: never create folders through one.
+            target = (home / cwd).resolve()
+            if not target.is_relative_to(home.resolve()):
+                raise LaunchError(f"the working directory `{cwd}` leads outside the server's private home")
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
             return f"{SANDBOX_HOME}/{cwd}"
         if cwd == SANDBOX_HOME or cwd.startswith(SANDBOX_HOME + "/") or self._visible(cwd):
             return cwd
@@ -176,9 +189,9 @@ class SandboxLauncher(LocalLauncherBase):
         self._limiter.remove_instance()
 
     def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
-        if isinstance(exc, LaunchError):
-            return str(exc)
-        if isinstance(exc, FileNotFoundError):
+        if launch := find(exc, LaunchError):
+            return str(launch)
+        if find(exc, FileNotFoundError):
             return "bubblewrap is not installed on the Plugboard host. " + ADMIN_HINT
         return None
 

@@ -12,7 +12,8 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp import Client
-from mcp.client.session import IncomingMessage
+from mcp.client.client import ConnectMode
+from mcp.client.session import ElicitationFnT, IncomingMessage
 from mcp.shared.exceptions import MCPError
 
 from app.domain.server import ServerRecord
@@ -36,6 +37,17 @@ class ActorTimings:
     max_restarts: int = 5
 
 
+@dataclass(frozen=True)
+class ClientOptions:
+    """How each MCP `Client` is built beyond the timings; the defaults are what production uses."""
+
+    mode: ConnectMode = "auto"  # the first handshake; reconnects then use the era the server answered in
+    elicitation_callback: ElicitationFnT | None = None  # None: elicitation is not advertised
+
+
+PRODUCTION_CLIENT = ClientOptions()
+
+
 class ServerActor:
     def __init__(
         self,
@@ -44,6 +56,7 @@ class ServerActor:
         timings: ActorTimings,
         on_status: StatusListener,
         on_tools: ToolsListener,
+        options: ClientOptions = PRODUCTION_CLIENT,
     ) -> None:
         self.record = record
         self._launcher = launcher
@@ -55,7 +68,8 @@ class ServerActor:
         self._settled = asyncio.Event()
         self._scope: anyio.CancelScope | None = None
         self._task: asyncio.Task[None] | None = None
-        self._mode: Any = "auto"
+        self._elicitation = options.elicitation_callback
+        self._mode: ConnectMode = options.mode
         self.status = ServerStatus("starting")
         self.stderr_tail = ""
 
@@ -127,7 +141,7 @@ class ServerActor:
             raise
         except BaseException as exc:  # boundary: any failure of a user's server becomes its status
             leaf = _leaf(exc)
-            launch_problem = self._launcher.describe_failure(self.record, leaf)
+            launch_problem = self._launcher.describe_failure(self.record, exc)
             if launch_problem:
                 return launch_problem, False
             return self._explain(leaf, health, stderr), True
@@ -146,6 +160,7 @@ class ServerActor:
                 read_timeout_seconds=self._timings.request_timeout,
                 cache=None,
                 message_handler=self._on_message,
+                elicitation_callback=self._elicitation,
             ) as client:
                 connect.deadline = math.inf
                 self._remember_era(client)

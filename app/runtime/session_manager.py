@@ -13,7 +13,7 @@ from app.domain.server import ServerDiff, ServerRecord
 from app.domain.status import STOPPED, ServerStatus
 from app.domain.tool_policy import ToolDecision
 from app.runtime.launcher import Launcher
-from app.runtime.server_actor import ActorTimings, ServerActor
+from app.runtime.server_actor import PRODUCTION_CLIENT, ActorTimings, ClientOptions, ServerActor
 from app.runtime.tool_registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,10 @@ class SessionManager:
         max_live_per_owner: int = 10,
         max_live_total: int = 200,
         tool_gate: ToolGate | None = None,
+        client_options: ClientOptions = PRODUCTION_CLIENT,
     ) -> None:
         self._tool_gate = tool_gate
+        self._client_options = client_options
         self._launcher = launcher
         self._max_live_per_owner = max_live_per_owner
         self._max_live_total = max_live_total
@@ -77,7 +79,9 @@ class SessionManager:
             self._status_changed(record, refusal)
             return
         self._refused.pop(record.id, None)
-        actor = ServerActor(record, self._launcher, self._timings, self._status_changed, self._tools_changed)
+        actor = ServerActor(
+            record, self._launcher, self._timings, self._status_changed, self._tools_changed, self._client_options
+        )
         self._actors[record.id] = actor
         actor.start()
 

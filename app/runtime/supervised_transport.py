@@ -9,6 +9,8 @@ import anyio
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
+from app.runtime.stdio_transport import StdoutLineTooLong
+
 MAX_BAD_LINES = 20
 
 
@@ -35,6 +37,9 @@ async def supervised(
             async with relay_send:
                 try:
                     async for item in read:
+                        if isinstance(item, StdoutLineTooLong):
+                            health.problem = str(item)
+                            break
                         if isinstance(item, Exception):
                             health.bad_lines += 1
                             if health.bad_lines >= MAX_BAD_LINES:

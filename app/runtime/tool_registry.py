@@ -61,6 +61,8 @@ class ToolRegistry:
                 continue  # duplicates and names an LLM cannot call are skipped, not guessed at
             seen.add(tool.name)
             decision = by_name.get(tool.name)
+            if decision is None and decisions is not None:  # a policy is in force: no decision means no
+                decision = ToolDecision(tool.name, "denied", "", "no policy decision for this tool", False)
             entries.append(
                 RegisteredTool(
                     exposed_tool_name(server_name, tool.name),

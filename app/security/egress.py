@@ -31,6 +31,11 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 DEFAULT_TIMEOUT: Final = httpx2.Timeout(30.0, read=300.0)  # the SDK's MCP defaults: SSE streams idle for long
 DEFAULT_MAX_REDIRECTS: Final = 5
+# httpx2 counts every round trip of an auth flow (the 401, protected-resource and authorization-server metadata
+# discovery, registration, token request, the retried request) in the same history as redirect hops. A client
+# with an OAuth provider gets this headroom on top of the redirect cap, or sign-ins with path-style issuers
+# (`https://idp.example/tenant1`) die with TooManyRedirects.
+AUTH_FLOW_STEPS: Final = 16
 DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 # Headers that must not follow a redirect to another origin, on top of the caller's own client headers.
 _CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -63,11 +68,11 @@ class GuardedNetworkBackend(httpcore2.AsyncNetworkBackend):
         self,
         policy: EgressPolicy,
         resolver: Resolver | None = None,
-        inner: httpcore2.AsyncNetworkBackend | None = None,
+        dialer: httpcore2.AsyncNetworkBackend | None = None,
     ) -> None:
         self._policy = policy
         self._resolver = resolver or system_resolver
-        self._inner = inner or httpcore2.AnyIOBackend()
+        self._dialer = dialer or httpcore2.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -79,17 +84,27 @@ class GuardedNetworkBackend(httpcore2.AsyncNetworkBackend):
     ) -> httpcore2.AsyncNetworkStream:
         deadline = None if timeout is None else anyio.current_time() + timeout
         addresses = await self.vetted_addresses(host, port, timeout)
-        failure: httpcore2.ConnectError | httpcore2.ConnectTimeout | None = None
-        for ip in addresses:
-            remaining = None if deadline is None else max(deadline - anyio.current_time(), 0.0)
+        *others, last = addresses  # never empty
+        for ip in others:
             try:
-                return await self._inner.connect_tcp(
-                    str(ip), port, timeout=remaining, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:  # try the next vetted address
-                failure = exc
-        assert failure is not None  # vetted_addresses never returns an empty list
-        raise failure
+                return await self._dial(ip, port, deadline, local_address, socket_options)
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
+                continue  # like getaddrinfo-based clients, fall through to the next (vetted) address
+        return await self._dial(last, port, deadline, local_address, socket_options)
+
+    async def _dial(
+        self,
+        ip: IPAddress,
+        port: int,
+        deadline: float | None,
+        local_address: str | None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None,
+    ) -> httpcore2.AsyncNetworkStream:
+        # An IP literal, so the dialer has nothing left to resolve; TLS later gets the URL's host name for SNI.
+        remaining = None if deadline is None else max(deadline - anyio.current_time(), 0.0)
+        return await self._dialer.connect_tcp(
+            str(ip), port, timeout=remaining, local_address=local_address, socket_options=socket_options
+        )
 
     async def vetted_addresses(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
         """Every address `host` resolves to, each checked; refuses if any one is disallowed.
@@ -98,8 +113,7 @@ class GuardedNetworkBackend(httpcore2.AsyncNetworkBackend):
             EgressRefused: an address is blocked (one bad answer among good ones is enough).
             httpcore2.ConnectError / ConnectTimeout: the name does not resolve (in time).
         """
-        literal = parse_ip(host)
-        if literal is not None:
+        if parse_ip(host) is not None:
             answers: Sequence[str] = [host]
         else:
             try:
@@ -151,9 +165,10 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         limits: httpx2.Limits | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         origin_bound_headers: Iterable[str] = (),
+        dialer: httpcore2.AsyncNetworkBackend | None = None,
     ) -> None:
         limits = limits or httpx2.Limits(max_connections=100, max_keepalive_connections=20)
-        ssl_context = verify or httpx2.create_ssl_context(trust_env=False)
+        ssl_context = verify if verify is not None else httpx2.create_ssl_context(trust_env=False)
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         # Fail closed if httpx2 ever stops keeping its pool in `_pool`: assigning a new attribute would leave
         # requests on an unguarded pool.
@@ -164,7 +179,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(policy, resolver),
+            network_backend=GuardedNetworkBackend(policy, resolver, dialer),
         )
         self._policy = policy
         self._max_response_bytes = max_response_bytes
@@ -230,12 +245,14 @@ def make_guarded_client(
     max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     resolver: Resolver | None = None,
     verify: ssl.SSLContext | None = None,
+    dialer: httpcore2.AsyncNetworkBackend | None = None,
 ) -> httpx2.AsyncClient:
     """An `httpx2.AsyncClient` whose every request and connection obeys `policy`; the caller owns its lifetime.
 
     Pass it as `streamable_http_client(url, http_client=...)`; give an OAuth provider as `auth` so discovery,
     registration and token requests go through the same guard. `headers` are treated as credentials: they are
-    dropped if a followed redirect leaves the first request's origin.
+    dropped if a followed redirect leaves the first request's origin. `resolver` and `dialer` (the backend that
+    connects to the vetted IP literals) are seams for tests.
     """
     client_headers = {"Accept-Encoding": "identity"}  # the body cap counts wire bytes; keep them = decoded bytes
     client_headers.update(headers or {})
@@ -245,6 +262,7 @@ def make_guarded_client(
         verify=verify,
         max_response_bytes=max_response_bytes,
         origin_bound_headers=(headers or {}).keys(),
+        dialer=dialer,
     )
     return httpx2.AsyncClient(
         transport=transport,
@@ -253,7 +271,7 @@ def make_guarded_client(
         headers=client_headers,
         timeout=timeout,
         follow_redirects=follow_redirects,
-        max_redirects=max_redirects,
+        max_redirects=max_redirects + (AUTH_FLOW_STEPS if auth is not None else 0),
     )
 
 

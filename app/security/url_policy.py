@@ -257,6 +257,8 @@ def check_url(url: str, policy: EgressPolicy) -> ParsedTarget:
         if reason is not None:
             raise UrlRefused(Refusal.BLOCKED_ADDRESS, f"{ip} is not reachable from here: it is {reason}.")
 
+    if scheme == "http" and not (policy.allow_http_loopback and ip is not None and ip.is_loopback):
+        raise UrlRefused(Refusal.PLAIN_HTTP, "Use https://: plain http:// would expose tokens and tool traffic.")
     port = DEFAULT_PORTS[scheme] if explicit_port is None else explicit_port
     if not 0 < port < 65536:
         raise UrlRefused(Refusal.PORT, f"Port {port} is not a valid port.")
@@ -264,8 +266,6 @@ def check_url(url: str, policy: EgressPolicy) -> ParsedTarget:
         allowed = ", ".join(str(p) for p in policy.allowed_ports)
         raise UrlRefused(Refusal.PORT, f"Port {port} is not allowed (allowed: {allowed}).")
 
-    if scheme == "http" and not (policy.allow_http_loopback and ip is not None and ip.is_loopback):
-        raise UrlRefused(Refusal.PLAIN_HTTP, "Use https://: plain http:// would expose tokens and tool traffic.")
     return ParsedTarget(scheme=scheme, host=host, port=port, ip=ip)
 
 

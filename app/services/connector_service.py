@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -23,13 +23,18 @@ from app.domain.remote_config import OAuthAuth, RemoteServerConfig
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from app.runtime.remote_launcher import HttpClientFactory
+from app.security.egress import EgressRefused
 from app.services.oauth_flows import AuthorizationRequired, OAuthFlows, PendingSignIn
+from app.services.oauth_provider import RefreshingOAuthProvider
 from app.services.server_service import ServerService
 from app.store.token_store import OAuthCredentialStore
 
 log = logging.getLogger(__name__)
 
 SETTLE_SECONDS = 30.0
+# How a pre-registered confidential client authenticates at the token endpoint: HTTP Basic, which every
+# authorization server MUST support (RFC 6749 §2.3.1) and the RFC 8414 default; client_secret_post is optional.
+_TOKEN_AUTH = "client_secret_basic"
 _INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 0,
@@ -40,6 +45,22 @@ _INITIALIZE = {
         "clientInfo": {"name": "plugboard-sign-in", "version": "1"},
     },
 }
+_INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+_LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+# The same probe on the 2026-07-28 (stateless) wire, for servers that refuse the legacy handshake outright.
+_MODERN = "2026-07-28"
+_MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": _MODERN,
+    "io.modelcontextprotocol/clientInfo": {"name": "plugboard-sign-in", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+_DISCOVER = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "server/discover",
+    "params": {"_meta": _MODERN_META},
+}
+_MODERN_LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": _MODERN_META}}
 
 
 class ConnectorNotifier(Protocol):
@@ -60,8 +81,11 @@ class ConnectorService:
         flows: OAuthFlows,
         client_factory: HttpClientFactory,
         check_url: Callable[[str], None],
+        client_metadata_url: str | None = None,
     ) -> None:
         self._servers = servers
+        # A Client ID Metadata Document (CIMD) URL, offered to authorization servers that support it; else DCR.
+        self._client_metadata_url = client_metadata_url
         self._credentials = credentials
         self._flows = flows
         self._client_factory = client_factory
@@ -88,7 +112,9 @@ class ConnectorService:
         async def no_callback() -> AuthorizationCodeResult:
             raise AuthorizationRequired("the server needs you to sign in again")
 
-        provider = self._provider(record, cannot_ask, no_callback)
+        provider = self._provider(
+            record, cannot_ask, no_callback, on_sign_in_needed=lambda: self._sign_in_needed.add(record.id)
+        )
         self._session_providers[record.id] = (record.approved_hash, provider)
         return provider
 
@@ -105,11 +131,18 @@ class ConnectorService:
     # -- the interactive sign-in -------------------------------------------------------------
 
     def start_authorization(self, record: ServerRecord) -> None:
-        if record.id in self._authorizing:
-            return
+        """Start a sign-in; one already waiting for this server is replaced (its link stops working)."""
+        previous = self._authorizing.get(record.id)
+        if previous is not None:
+            previous.cancel()
         task = asyncio.create_task(self._authorize(record), name=f"oauth:{record.id}")
         self._authorizing[record.id] = task
-        task.add_done_callback(lambda _: self._authorizing.pop(record.id, None))
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._authorizing.get(record.id) is done:
+                del self._authorizing[record.id]
+
+        task.add_done_callback(forget)
 
     async def close(self) -> None:
         for task in list(self._authorizing.values()):
@@ -129,14 +162,21 @@ class ConnectorService:
                 problem = f"the server still refused access after sign-in (HTTP {http_status})"
         except OAuthFlowError as exc:
             problem = _flow_problem(exc)
+        except EgressRefused as exc:
+            problem = f"refused by Plugboard's network policy: {exc.reason}"
         except (httpx2.HTTPError, ValueError) as exc:
             problem = f"could not reach the server or its authorization server ({type(exc).__name__}: {exc})"
         except Exception as exc:  # boundary: a sign-in task must always end with a message to its owner
             log.exception("sign-in for %s failed", record.name)
             problem = f"the sign-in failed ({type(exc).__name__})"
+        except asyncio.CancelledError:
+            for started in pending:  # replaced by a newer sign-in, or the app is stopping
+                self._flows.abandon(started, "this sign-in was replaced by a newer one")
+            raise
         finally:
-            if pending and not pending[0].finished.done():
-                pending[0].finished.set_result(problem)
+            for started in pending:
+                if not started.finished.done():
+                    started.finished.set_result(problem)
         if problem is not None:
             if self._notifier:
                 await self._notifier.failed(record, problem)
@@ -144,8 +184,8 @@ class ConnectorService:
         self._sign_in_needed.discard(record.id)
         self._session_providers.pop(record.id, None)  # reload tokens from storage in a fresh provider
         await self._servers.reload(record.owner, record.name)
-        overview = await self._servers.get(record.owner, record.name)
         status = await self._servers.wait_settled(record.id, SETTLE_SECONDS)
+        overview = await self._servers.get(record.owner, record.name)  # after settling: its tools are listed
         if self._notifier:
             await self._notifier.connected(record, status, [t.tool.name for t in overview.tools])
 
@@ -158,7 +198,10 @@ class ConnectorService:
             methods = (metadata.code_challenge_methods_supported or []) if metadata else []
             if "S256" not in methods:
                 raise OAuthFlowError("the authorization server does not support PKCE with S256; refusing to sign in")
-            self._check_url(authorization_url)
+            # Refuse before the owner is sent anywhere: the code could never be redeemed at a forbidden endpoint.
+            self._vet_endpoint("authorization endpoint", authorization_url)
+            if metadata is not None and metadata.token_endpoint is not None:
+                self._vet_endpoint("token endpoint", str(metadata.token_endpoint))
             started = self._flows.begin(record.owner, record.id, record.name, authorization_url)
             pending.append(started)
             if self._notifier:
@@ -171,11 +214,22 @@ class ConnectorService:
         provider = self._provider(record, send_link, wait_for_browser)
         return provider
 
+    def _vet_endpoint(self, label: str, url: str) -> None:
+        try:
+            self._check_url(url)
+        except ValueError as exc:
+            shown = url if len(url) <= 200 else url[:200] + "…"
+            raise OAuthFlowError(
+                f"the authorization server's {label} {shown} is refused by Plugboard's network policy: {exc}"
+            ) from None
+
     def _provider(
         self,
         record: ServerRecord,
         redirect: Callable[[str], Awaitable[None]],
         callback: Callable[[], Awaitable[AuthorizationCodeResult]],
+        *,
+        on_sign_in_needed: Callable[[], None] | None = None,
     ) -> OAuthClientProvider:
         config = _remote(record)
         auth = config.auth
@@ -185,16 +239,18 @@ class ConnectorService:
             redirect_uris=[self._flows.redirect_uri],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
-            token_endpoint_auth_method="client_secret_post" if auth.client_secret else "none",
+            token_endpoint_auth_method=_TOKEN_AUTH if auth.client_secret else "none",
             scope=" ".join(auth.scopes) or None,
             application_type="web",
         )
-        return OAuthClientProvider(
+        return RefreshingOAuthProvider(
             server_url=config.url,
             client_metadata=metadata,
-            storage=self._credentials.for_server(record.owner, record.id),
+            storage=self._credentials.for_server(record.owner, record.id, config.url),
             redirect_handler=redirect,
             callback_handler=callback,
+            client_metadata_url=self._client_metadata_url,
+            on_sign_in_needed=on_sign_in_needed,
         )
 
     async def _preregister(self, record: ServerRecord, config: RemoteServerConfig) -> None:
@@ -209,7 +265,7 @@ class ConnectorService:
                     client_id=auth.client_id,
                     client_secret=auth.client_secret,
                     redirect_uris=[self._flows.redirect_uri],
-                    token_endpoint_auth_method="client_secret_post" if auth.client_secret else "none",
+                    token_endpoint_auth_method=_TOKEN_AUTH if auth.client_secret else "none",
                     grant_types=["authorization_code", "refresh_token"],
                     response_types=["code"],
                 )
@@ -217,21 +273,60 @@ class ConnectorService:
 
 
 async def _probe(client: httpx2.AsyncClient, config: RemoteServerConfig) -> int:
-    """One authenticated request to the MCP endpoint: on a 401 the provider runs the whole sign-in."""
+    """Authenticated requests to the MCP endpoint, up to listing tools: on the first 401 the provider runs the
+    whole sign-in. Some servers let the handshake through and guard only what follows, so stopping at the
+    handshake would leave their sign-in to a running session, which cannot ask anyone."""
     if config.transport == "sse":
         async with client.stream("GET", config.url, headers={"Accept": "text/event-stream"}) as response:
             return response.status_code
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    async with client.stream("POST", config.url, content=json.dumps(_INITIALIZE), headers=headers) as response:
-        status = response.status_code
-        session = response.headers.get("mcp-session-id")
+    status, session, version = await _post(client, config.url, _INITIALIZE, headers)
+    if version is not None:
+        legacy = {**headers, "MCP-Protocol-Version": version, **({"mcp-session-id": session} if session else {})}
+        await _post(client, config.url, _INITIALIZED, legacy)
+        status, _, _ = await _post(client, config.url, _LIST_TOOLS, legacy)
     if session:  # tidy up the session the probe opened
         with contextlib.suppress(httpx2.HTTPError):
             await client.delete(config.url, headers={"mcp-session-id": session})
+    if status == 400:  # a modern-only server may reject `initialize` before it looks at credentials
+        for request in (_DISCOVER, _MODERN_LIST_TOOLS):
+            modern = {**headers, "MCP-Protocol-Version": _MODERN, "Mcp-Method": str(request["method"])}
+            status, _, _ = await _post(client, config.url, request, modern)
+            if not 200 <= status < 300:
+                break
     if status in (404, 405) and config.transport == "auto":
         async with client.stream("GET", config.url, headers={"Accept": "text/event-stream"}) as response:
             return response.status_code
     return status
+
+
+async def _post(
+    client: httpx2.AsyncClient, url: str, message: Mapping[str, object], headers: dict[str, str]
+) -> tuple[int, str | None, str | None]:
+    """HTTP status, session id, and for a successful `initialize` the protocol version the server chose."""
+    async with client.stream("POST", url, content=json.dumps(message), headers=headers) as response:
+        version = None
+        if message["method"] == "initialize" and response.is_success:
+            version = await _chosen_version(response)
+        return response.status_code, response.headers.get("mcp-session-id"), version
+
+
+async def _chosen_version(response: httpx2.Response) -> str | None:
+    """`result.protocolVersion` from a JSON body or from the first SSE event carrying JSON."""
+    try:
+        if response.headers.get("content-type", "").startswith("application/json"):
+            answer = json.loads(await response.aread())
+        else:
+            answer = None
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and line[5:].strip().startswith("{"):
+                    answer = json.loads(line[5:])
+                    break
+    except ValueError:
+        return None
+    result = answer.get("result") if isinstance(answer, dict) else None
+    version = result.get("protocolVersion") if isinstance(result, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _remote(record: ServerRecord) -> RemoteServerConfig:

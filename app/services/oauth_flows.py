@@ -1,8 +1,9 @@
 """Browser sign-ins in progress: state -> who started it, for which server, and a future the SDK awaits.
 
 State is the SDK's own random `state` parameter; ours is single-use, expires after 10 minutes, and is
-bound to the browser that opened /oauth/start (a cookie), so a link finished in someone else's browser
-does nothing.
+bound to the first browser that opens /oauth/start (a cookie), so a link finished in someone else's browser,
+or opened in a second one, does nothing. Every way a sign-in ends (code, refusal, expiry, replacement) also
+ends the connector task waiting for it, so its owner always hears the outcome.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ class PendingSignIn:
     code: asyncio.Future[AuthorizationCodeResult]
     finished: asyncio.Future[str | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     browser_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    opened_by_browser: bool = False
 
 
 def _fail(pending: PendingSignIn, reason: str) -> None:
     if not pending.code.done():
         pending.code.set_exception(OAuthFlowError(reason))
+        pending.code.exception()  # marks it seen: a sign-in nobody waits for any more is not an error to log
 
 
 class SignInError(Exception):
@@ -84,21 +87,41 @@ class OAuthFlows:
             self._pending.pop(pending.state, None)
             raise OAuthFlowError("the sign-in was not completed within 10 minutes") from None
 
-    def opened(self, state: str) -> PendingSignIn:
-        """The owner's browser arrived at /oauth/start."""
+    def opened(self, state: str, browser_key: str | None) -> PendingSignIn:
+        """A browser arrived at /oauth/start; the first one to do so is the only one that can finish."""
         pending = self._live(state)
         if pending is None:
             raise SignInError(
                 "This sign-in link is no longer valid (used, expired or unknown). Start again from Slack."
             )
+        if pending.opened_by_browser and (
+            browser_key is None or not secrets.compare_digest(browser_key, pending.browser_key)
+        ):
+            self.abandon(pending, "the sign-in link was opened in a second browser")
+            raise SignInError(
+                "This sign-in link was already opened in another browser, so it no longer works. "
+                "Start again from Slack."
+            )
+        pending.opened_by_browser = True
         return pending
+
+    def abandon(self, pending: PendingSignIn, reason: str) -> None:
+        """End a sign-in for good: its state stops working and whoever waits for it hears `reason`."""
+        if self._pending.get(pending.state) is pending:
+            del self._pending[pending.state]
+        _fail(pending, reason)
+        if not pending.finished.done():
+            pending.finished.set_result(reason)
 
     def complete(
         self, state: str, browser_key: str | None, *, code: str | None, iss: str | None, error: str | None
     ) -> PendingSignIn:
         """The authorization server sent the browser back. Single use: the state is gone afterwards."""
         pending = self._pending.pop(state, None) if state else None
-        if pending is None or self._expired(pending):
+        if pending is not None and self._expired(pending):
+            _fail(pending, "the sign-in was not completed within 10 minutes")
+            pending = None
+        if pending is None:
             raise SignInError(
                 "This sign-in is no longer valid (already used, expired or unknown). Start again from Slack."
             )
@@ -117,7 +140,7 @@ class OAuthFlows:
         if pending is None:
             return None
         if self._expired(pending):
-            self._pending.pop(state, None)
+            self.abandon(pending, "the sign-in was not completed within 10 minutes")
             return None
         return pending
 
@@ -125,5 +148,5 @@ class OAuthFlows:
         return self._clock() - pending.created_at > FLOW_TTL_SECONDS
 
     def _purge(self) -> None:
-        for state in [s for s, p in self._pending.items() if self._expired(p)]:
-            self._pending.pop(state, None)
+        for pending in [p for p in self._pending.values() if self._expired(p)]:
+            self.abandon(pending, "the sign-in was not completed within 10 minutes")

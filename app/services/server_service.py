@@ -10,12 +10,17 @@ import asyncio
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import aiosqlite
 
 from app.domain.errors import ChangeExpired, InvalidConfig, NotYourServer, ServerNameTaken, ServerNotFound
+from app.domain.local_config import LocalServerConfig
 from app.domain.names import server_name_problem
 from app.domain.owner import Owner
+from app.domain.placeholders import plain_text_problem, unresolved_problem
 from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerRecord, diff_servers
 from app.domain.server_config import ServerConfig, summary
 from app.domain.status import DISABLED, ServerStatus
@@ -28,6 +33,8 @@ from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
 from app.store.server_repository import ServerRepository
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,15 @@ class ServerService:
         if change is None or change.expired(self._clock()):
             raise ChangeExpired()
         if change.owner != owner:
+            async with self._db.transaction() as conn:
+                await self._audit.append(
+                    conn,
+                    owner=change.owner,
+                    actor=owner,
+                    action="denied",
+                    server_name=change.name,
+                    detail={"reason": "not the owner of this confirmation"},
+                )
             raise NotYourServer()
         return change
 
@@ -118,6 +134,7 @@ class ServerService:
         if len(existing) >= self._max_servers:
             raise InvalidConfig.single("name", f"You already have {self._max_servers} servers; remove one first.")
         self._gate.check(config)
+        _no_placeholders(config)
         return await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
 
     async def propose_edit(self, owner: Owner, server_id: str, config: ServerConfig) -> PendingChange | None:
@@ -126,6 +143,7 @@ class ServerService:
         if not config.runtime_differs_from(record.config):
             return None
         self._gate.check(config)
+        _no_placeholders(config)
         return await self._store_pending(owner, "edit", record.name, config, record.id, record.version)
 
     async def _store_pending(
@@ -239,6 +257,36 @@ class ServerService:
             await self._committed(owner, before)
         return record
 
+    async def records(self, owner: Owner) -> list[ServerRecord]:
+        return await self._repo.list_for_owner(owner)
+
+    async def apply(
+        self, owner: Owner, change: Callable[[aiosqlite.Connection, dict[str, ServerRecord]], Awaitable[T]]
+    ) -> T:
+        """One read-modify-write of an owner's servers (e.g. a whole confirmed file): `change` gets the
+        transaction and the servers before it; afterwards the mirror is rewritten and only what changed reloads."""
+        async with self._locks(owner):
+            before = await self._snapshot(owner)
+            async with self._db.transaction() as conn:
+                result = await change(conn, before)
+            await self._committed(owner, before)
+        return result
+
+    async def rewrite_mirror(self, owner: Owner) -> None:
+        """Put the owner's files back as the database says (e.g. after a refused edit on disk)."""
+        async with self._locks(owner):
+            await self._write_mirror(owner)
+
+    async def enforce_revocation(self, owner: Owner, server_id: str) -> None:
+        """An admin disabled this server outside the app (admin CLI): stop it if it still runs."""
+        async with self._locks(owner):
+            record = await self._repo.get(server_id)
+            if record is not None and record.owner != owner:
+                return
+            await self._write_mirror(owner)
+            if record is None or not record.enabled:
+                await self._sessions.stop(server_id)
+
     async def reload(self, owner: Owner, name: str | None = None) -> list[ServerRecord]:
         """Restart the owner's enabled servers (or one of them), e.g. after installing something they need."""
         records = [r for r in await self._repo.list_for_owner(owner) if r.enabled and (name is None or r.name == name)]
@@ -289,3 +337,9 @@ class ServerService:
         if records is None:
             records = await self._repo.list_for_owner(owner)
         await asyncio.to_thread(self._mirror.write, owner, records)
+
+
+def _no_placeholders(config: ServerConfig) -> None:
+    """A `${secret:…}`/`${input:…}` left in a new config has no value behind it: ask for one."""
+    if isinstance(config, LocalServerConfig) and (problem := unresolved_problem(config)):
+        raise InvalidConfig.single("args" if plain_text_problem(config) else "env", problem)

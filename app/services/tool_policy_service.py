@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import mcp_types as types
 
-from app.domain.errors import PlugboardError, ServerNotFound
+from app.domain.errors import NotYourServer, PlugboardError, ServerNotFound
 from app.domain.owner import Owner
 from app.domain.server import ServerRecord
-from app.domain.tool_policy import Denylist, ToolDecision, ToolDefinition, decide
+from app.domain.tool_policy import (
+    Denylist,
+    ToolDecision,
+    ToolDefinition,
+    ToolState,
+    callable_tools,
+    changed_fields,
+    decide,
+)
 from app.runtime.tool_registry import RegisteredTool, ToolRegistry
 from app.store.audit_log import AuditLog
 from app.store.database import Database
@@ -20,13 +29,35 @@ from app.store.tool_state_repository import ToolStateRepository
 
 log = logging.getLogger(__name__)
 
+# A stored row (never a valid tool name) recording that the server has listed its tools before: only the very
+# first listing after approval allows tools without asking, even if that listing was empty.
+LISTED_MARKER = "#listed"
+PIN_SHOWN = 16  # hex digits of a pin carried by a Slack button
+
+
+@dataclass(frozen=True)
+class HeldChange:
+    """One tool the owner must look at: what was decided, and what the definition was before, if known."""
+
+    decision: ToolDecision
+    after: ToolDefinition
+    before: ToolDefinition | None
+
+    @property
+    def fields(self) -> list[str]:
+        return changed_fields(self.before, self.after) if self.before else []
+
 
 class HeldToolsNotifier(Protocol):
-    async def tools_held(self, record: ServerRecord, decisions: list[ToolDecision]) -> None: ...
+    async def tools_held(self, record: ServerRecord, changes: list[HeldChange]) -> None: ...
 
 
 class ConfirmationNeeded(PlugboardError):
     """Allowing this tool needs an explicit second yes (it is on the risky-tool denylist)."""
+
+    def __init__(self, message: str, pin: str) -> None:
+        super().__init__(message)
+        self.pin = pin  # the definition the warning is about; the confirmation must be for this one
 
 
 class ToolNotFound(PlugboardError):
@@ -69,15 +100,19 @@ class ToolPolicyService:
         self._notifier = notifier
 
     async def evaluate(self, record: ServerRecord, tools: list[types.Tool]) -> list[ToolDecision]:
-        """Called by the runtime every time a server lists its tools (connect, reconnect, list_changed)."""
+        """Called by the runtime every time a server lists its tools (connect, reconnect, list_changed),
+        before the new list is published: what the registry holds is still the previous listing."""
         stored = await self._states.for_server(record.id)
-        decisions = decide([definition(t) for t in tools], stored, self._denylist, first_listing=not stored)
+        listed_before = stored.pop(LISTED_MARKER, None) is not None or bool(stored)
+        definitions = callable_tools([definition(t) for t in tools])
+        decisions = decide(definitions, stored, self._denylist, first_listing=not listed_before)
         fresh = [
             d
             for d in decisions
             if d.changed and (d.name not in stored or stored[d.name].pin != d.pin or stored[d.name].state != d.state)
         ]
-        await self._states.replace_for_server(record.owner, record.id, decisions)
+        marker = ToolDecision(LISTED_MARKER, "denied", "", "the server has listed its tools", False)
+        await self._states.replace_for_server(record.owner, record.id, [*decisions, marker])
         if fresh:
             async with self._db.transaction() as conn:
                 await self._audit.append(
@@ -85,27 +120,42 @@ class ToolPolicyService:
                     owner=record.owner,
                     action="tools_held",
                     server_name=record.name,
-                    detail={"tools": {d.name: {"state": d.state, "pin": d.pin} for d in fresh}},
+                    detail={"tools": {d.name: {"state": d.state, "pin": d.pin, "reason": d.reason} for d in fresh}},
                 )
+            by_name = {d.name: d for d in definitions}
+            changes = [HeldChange(d, by_name[d.name], self._previous(record, d.name)) for d in fresh]
             if self._notifier is not None:
-                task = asyncio.create_task(self._notify(record, fresh))
+                task = asyncio.create_task(self._notify(record, changes))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
         return decisions
 
-    async def _notify(self, record: ServerRecord, decisions: list[ToolDecision]) -> None:
+    def _previous(self, record: ServerRecord, name: str) -> ToolDefinition | None:
+        registered = self._registry.find(record.owner, record.id, name)
+        return definition(registered.tool) if registered else None
+
+    async def _notify(self, record: ServerRecord, changes: list[HeldChange]) -> None:
         assert self._notifier is not None
         try:
-            await self._notifier.tools_held(record, decisions)
+            await self._notifier.tools_held(record, changes)
         except Exception:  # boundary: a failed DM must not break the server's tool listing
             log.exception("could not tell %s about held tools", record.owner.id)
 
-    async def allow(self, owner: Owner, server_name: str, tool_name: str, *, confirmed: bool) -> RegisteredTool:
+    async def allow(
+        self, owner: Owner, server_name: str, tool_name: str, *, confirmed: bool, pin_shown: str | None = None
+    ) -> RegisteredTool:
+        """`confirmed` is the owner's second yes for a risky tool, given for the definition `pin_shown`."""
         record, tool = await self._tool(owner, server_name, tool_name)
-        risky = self._denylist.match(definition(tool.tool))
+        current = definition(tool.tool)
+        risky = self._denylist.match(current)
         if risky and not confirmed:
-            raise ConfirmationNeeded(f"`{server_name}__{tool_name}` is on the risky-tool list ({risky}).")
-        await self._set(record, tool, "allowed", "allowed by you" + (" despite the denylist" if risky else ""))
+            message = f"`{server_name}__{tool_name}` is on the risky-tool list ({risky})."
+            raise ConfirmationNeeded(message, current.pin())
+        if pin_shown is not None and not (pin_shown and current.pin().startswith(pin_shown)):
+            raise PlugboardError(
+                f"`{server_name}__{tool_name}` changed after you were asked; run `/mcp allow` again to see it."
+            )
+        await self._set(record, tool, "allowed", "allowed by you" + (" despite the risky-tool list" if risky else ""))
         return tool
 
     async def deny(self, owner: Owner, server_name: str, tool_name: str) -> RegisteredTool:
@@ -113,15 +163,33 @@ class ToolPolicyService:
         await self._set(record, tool, "denied", "denied by you")
         return tool
 
-    async def decide_held(self, owner: Owner, server_id: str, tool_names: list[str], *, approve: bool) -> list[str]:
-        """The owner's answer to a held-tools DM; only tools still held (with any pin) are changed."""
+    async def decide_held(
+        self, owner: Owner, server_id: str, shown: dict[str, str], *, approve: bool
+    ) -> tuple[list[str], list[str]]:
+        """The owner's answer to a held-tools DM. `shown` maps each tool to the pin (prefix) the DM showed.
+
+        Returns (decided, skipped): a tool that changed again since the DM, or is no longer held, is skipped:
+        approving must never cover a definition the owner has not seen."""
         record = await self._repo.get(server_id)
-        if record is None or record.owner != owner:
+        if record is None:
             raise ServerNotFound(server_id[:12])
-        changed: list[str] = []
-        for name in tool_names:
+        if record.owner != owner:
+            async with self._db.transaction() as conn:
+                await self._audit.append(
+                    conn,
+                    owner=record.owner,
+                    actor=owner,
+                    action="denied",
+                    server_name=record.name,
+                    detail={"reason": "not the owner", "action": "held tools decision"},
+                )
+            raise NotYourServer()
+        decided: list[str] = []
+        skipped: list[str] = []
+        for name, pin_shown in shown.items():
             tool = self._registry.find(owner, server_id, name)
-            if tool is None or tool.state != "held":
+            if tool is None or tool.state != "held" or not pin_shown or not tool.pin.startswith(pin_shown):
+                skipped.append(name)
                 continue
             await self._set(
                 record,
@@ -129,8 +197,8 @@ class ToolPolicyService:
                 "allowed" if approve else "denied",
                 "approved by you after a change" if approve else "kept disabled by you",
             )
-            changed.append(name)
-        return changed
+            decided.append(name)
+        return decided, skipped
 
     async def forget_server(self, server_id: str) -> None:
         await self._states.delete_server(server_id)
@@ -144,15 +212,15 @@ class ToolPolicyService:
             raise ToolNotFound(server_name, tool_name)
         return record, tool
 
-    async def _set(self, record: ServerRecord, tool: RegisteredTool, state: str, reason: str) -> None:
+    async def _set(self, record: ServerRecord, tool: RegisteredTool, state: ToolState, reason: str) -> None:
         pin = definition(tool.tool).pin()
         await self._states.set_state(record.owner, record.id, tool.tool.name, state, pin, reason)
-        self._registry.set_state(record.owner, record.id, tool.tool.name, state, reason, pin)  # type: ignore[arg-type]
+        self._registry.set_state(record.owner, record.id, tool.tool.name, state, reason, pin)
         async with self._db.transaction() as conn:
             await self._audit.append(
                 conn,
                 owner=record.owner,
                 action=f"tool_{state}",
                 server_name=record.name,
-                detail={"tool": tool.tool.name, "pin": pin},
+                detail={"tool": tool.tool.name, "pin": pin, "reason": reason},
             )

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from app.domain.errors import PlugboardError
+from app.domain.errors import ChangeExpired, PlugboardError
 from app.domain.owner import Owner
 from app.domain.remote_config import RemoteServerConfig
 from app.services.server_service import ServerService
@@ -52,6 +52,10 @@ class ServerActions:
         owner = owner_from_body(body)
         reply = self._reply(client, owner, body)
         change_ids = [c for c in _value(body).split(",") if c][:32]
+        if not change_ids:
+            expired = ChangeExpired()
+            await reply.send(str(expired), _text(f":x: {escape(str(expired))}"))
+            return
         try:
             for change_id in change_ids:
                 await self._servers.pending(owner, change_id)  # ownership and freshness, before anything runs

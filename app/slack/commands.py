@@ -24,10 +24,12 @@ from app.slack.blocks.tools import outcome_blocks, tools_blocks
 from app.slack.command_line import McpCommand, parse_command
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
+from app.slack.download import ConfigDownload
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
 from app.slack.tool_commands import ToolCommands
+from app.slack.upload import UploadFlow
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class McpCommands:
         confirm: ConfirmFlow,
         tool_commands: ToolCommands,
         connect: ConnectFlow,
+        upload: UploadFlow,
+        download: ConfigDownload,
     ) -> None:
         self._connect = connect
         self._servers = servers
@@ -64,6 +68,12 @@ class McpCommands:
             "tools": self._list_tools,
             "reload": self._reload,
             "call": self._call,
+            "allow": self._allow,
+            "deny": self._deny,
+            "audit": self._audit,
+            "connect": self._open_connect,
+            "upload": upload.open,
+            "download": download.download,
         }
 
     async def handle(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:

@@ -34,3 +34,12 @@ FIELD_API_VALUE = "api_value"
 FIELD_CLIENT_ID = "oauth_client_id"
 FIELD_CLIENT_SECRET = "oauth_client_secret"
 FIELD_SCOPES = "oauth_scopes"
+
+# config files: /mcp upload, on-disk edits, pending whole-file changes
+UPLOAD_MODAL = "config_upload"
+UPLOAD_FILE = "config_file"
+SECRETS_MODAL = "config_secrets"
+ENTER_SECRETS = "batch_secrets"
+CONFIRM_BATCH = "batch_confirm"
+REPLACE_BATCH = "batch_replace"
+CANCEL_BATCH = "batch_cancel"

@@ -7,18 +7,23 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
 from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.slack import ids
 from app.slack.actions import ServerActions
+from app.slack.batch_decisions import BatchDecisions
 from app.slack.commands import McpCommands
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
+from app.slack.download import ConfigDownload
 from app.slack.home import HomeTab
+from app.slack.review_message import ReviewMessages
 from app.slack.submissions import ServerSubmissions
 from app.slack.tool_commands import ToolCommands
+from app.slack.upload import UploadFlow
 from app.store.audit_log import AuditLog
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,7 @@ def register_listeners(
     tool_policy: ToolPolicyService,
     audit: AuditLog,
     connectors: ConnectorService,
+    imports: ConfigImportService,
     *,
     admins: tuple[str, ...],
     settle_timeout: float,
@@ -39,7 +45,10 @@ def register_listeners(
     connect = ConnectFlow(servers, connectors)
     home = HomeTab(servers)
     tool_commands = ToolCommands(tool_policy, audit, admins)
-    commands = McpCommands(servers, tools, confirm, tool_commands, connect)
+    reviews = ReviewMessages(imports)
+    upload = UploadFlow(imports, reviews)
+    decisions = BatchDecisions(imports, confirm)
+    commands = McpCommands(servers, tools, confirm, tool_commands, connect, upload, ConfigDownload(imports))
     submissions = ServerSubmissions(servers)
     actions = ServerActions(servers, confirm, home, connect)
 
@@ -59,6 +68,12 @@ def register_listeners(
     app.action(ids.CONNECT_PREFILLED)(connect.prefilled)
     app.action(ids.RECONNECT)(connect.reconnect)
     app.action(ids.SIGN_IN_LINK)(connect.link_clicked)
+    app.view(ids.UPLOAD_MODAL)(upload.submitted)
+    app.view(ids.SECRETS_MODAL)(upload.secrets_submitted)
+    app.action(ids.ENTER_SECRETS)(upload.enter_secrets)
+    app.action(ids.CONFIRM_BATCH)(decisions.confirm)
+    app.action(ids.REPLACE_BATCH)(decisions.confirm)
+    app.action(ids.CANCEL_BATCH)(decisions.cancel)
     app.event("app_home_opened")(home.opened)
     app.event("message")(_ignore)
     app.error(_on_error)

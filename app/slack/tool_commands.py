@@ -11,12 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
-from app.services.tool_policy_service import ConfirmationNeeded, ToolPolicyService
+from app.services.tool_policy_service import PIN_SHOWN, ConfirmationNeeded, ToolPolicyService
 from app.slack import ids
 from app.slack.command_line import McpCommand
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
+from app.slack.tool_notices import parse_held_button_value
 from app.store.audit_log import AuditLog
 
 MAX_AUDIT = 50
@@ -53,7 +54,7 @@ class ToolCommands:
                                 "type": "button",
                                 "action_id": ids.CONFIRM_ALLOW_TOOL,
                                 "style": "danger",
-                                "value": f"{server}:{tool}",
+                                "value": f"{server}:{tool}@{exc.pin[:PIN_SHOWN]}",
                                 "text": {"type": "plain_text", "text": "Allow anyway"},
                             },
                         ],
@@ -107,9 +108,10 @@ class ToolCommands:
         await ack()
         owner = owner_from_body(body)
         reply = Reply(client, owner, body.get("response_url"))
-        server, _, tool = str(body["actions"][0].get("value", "")).partition(":")
+        server, _, rest = str(body["actions"][0].get("value", "")).partition(":")
+        tool, _, pin = rest.partition("@")
         try:
-            await self._policy.allow(owner, server, tool, confirmed=True)
+            await self._policy.allow(owner, server, tool, confirmed=True, pin_shown=pin)
         except PlugboardError as exc:
             await reply.send(str(exc), [_section(f":x: {escape(str(exc))}")])
             return
@@ -128,15 +130,20 @@ class ToolCommands:
         await ack()
         owner = owner_from_body(body)
         reply = Reply(client, owner, body.get("response_url"))
-        server_id, _, names = str(body["actions"][0].get("value", "")).partition(":")
+        server_id, shown = parse_held_button_value(str(body["actions"][0].get("value", "")))
         try:
-            changed = await self._policy.decide_held(owner, server_id, names.split(","), approve=approve)
+            decided, skipped = await self._policy.decide_held(owner, server_id, shown, approve=approve)
         except PlugboardError as exc:
             await reply.send(str(exc), [_section(f":x: {escape(str(exc))}")])
             return
         verb = "approved" if approve else "kept disabled"
-        listed = ", ".join(code(n) for n in changed) or "nothing (already decided)"
-        await reply.send(f"Tools {verb}", [_section(f"Tools {verb}: {listed}")])
+        lines = [f"Tools {verb}: {', '.join(code(n) for n in decided) or 'none'}"]
+        if skipped:
+            lines.append(
+                f"Not changed (decided already, or changed again since this message; see `/mcp tools`): "
+                f"{', '.join(code(n) for n in skipped)}"
+            )
+        await reply.send(f"Tools {verb}", [_section("\n".join(lines))])
 
 
 def _server_and_tool(command: McpCommand, verb: str) -> tuple[str, str]:

@@ -7,17 +7,54 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.server import ServerRecord
-from app.domain.tool_policy import ToolDecision
+from app.services.tool_policy_service import PIN_SHOWN, HeldChange
 from app.slack import ids
-from app.slack.text import code, escape
+from app.slack.text import code, escape, truncate
 
 MAX_LISTED = 20
+DESCRIPTION_SHOWN = 400
+MAX_VALUE = 2000  # Slack's limit on a button value
 
 
-def held_tools_blocks(record: ServerRecord, decisions: list[ToolDecision]) -> list[dict[str, Any]]:
-    held = [d for d in decisions if d.state == "held"]
-    denied = [d for d in decisions if d.state == "denied"]
-    lines = [f"• {code(record.name + '__' + d.name)} — {escape(d.reason)}" for d in [*held, *denied][:MAX_LISTED]]
+def held_button_value(server_id: str, changes: list[HeldChange]) -> str:
+    """`server_id:tool@pin,tool@pin`: the pins say exactly which definitions the owner was shown."""
+    return f"{server_id}:" + ",".join(f"{c.decision.name}@{c.decision.pin[:PIN_SHOWN]}" for c in changes)
+
+
+def parse_held_button_value(value: str) -> tuple[str, dict[str, str]]:
+    server_id, _, listed = value.partition(":")
+    shown: dict[str, str] = {}
+    for item in listed.split(","):
+        name, _, pin = item.partition("@")
+        if name:
+            shown[name] = pin
+    return server_id, shown
+
+
+def _description(text: str | None) -> str:
+    return escape(truncate(" ".join((text or "").split()), DESCRIPTION_SHOWN)) or "_(no description)_"
+
+
+def _change_lines(record: ServerRecord, change: HeldChange) -> list[str]:
+    decision = change.decision
+    exposed = code(record.name + "__" + decision.name)
+    if change.before is None:
+        kind = "new or changed since Plugboard last saw it"
+    else:
+        kind = "changed: " + (", ".join(change.fields) or "definition")
+    lines = [f"• {exposed} — *{decision.state}* ({escape(decision.reason)}); {escape(kind)}"]
+    if change.before is not None and "description" in change.fields:
+        lines.append(f"     was: {_description(change.before.description)}")
+        lines.append(f"     now: {_description(change.after.description)}")
+    else:
+        lines.append(f"     {_description(change.after.description)}")
+    return lines
+
+
+def held_tools_blocks(record: ServerRecord, changes: list[HeldChange]) -> list[dict[str, Any]]:
+    held = [c for c in changes if c.decision.state == "held"]
+    denied = [c for c in changes if c.decision.state == "denied"]
+    shown = [*held, *denied][:MAX_LISTED]
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
@@ -28,33 +65,49 @@ def held_tools_blocks(record: ServerRecord, decisions: list[ToolDecision]) -> li
                     "Changed and new tools stay disabled until you decide."
                 ),
             },
-        },
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}},
+        }
     ]
-    if held:
-        value = f"{record.id}:" + ",".join(d.name for d in held)
-        if len(value) <= 2000:
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": "held_decision",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "action_id": ids.APPROVE_HELD,
-                            "style": "primary",
-                            "value": value,
-                            "text": {"type": "plain_text", "text": "Approve changes"},
-                        },
-                        {
-                            "type": "button",
-                            "action_id": ids.KEEP_HELD,
-                            "value": value,
-                            "text": {"type": "plain_text", "text": "Keep disabled"},
-                        },
-                    ],
-                }
-            )
+    for change in shown:
+        text = "\n".join(_change_lines(record, change))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
+    if len(changes) > len(shown):
+        more = f"…and {len(changes) - len(shown)} more; see `/mcp tools {escape(record.name)}`."
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+    value = held_button_value(record.id, held)
+    if held and len(value) <= MAX_VALUE:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "held_decision",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ids.APPROVE_HELD,
+                        "style": "primary",
+                        "value": value,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                    },
+                    {
+                        "type": "button",
+                        "action_id": ids.KEEP_HELD,
+                        "value": value,
+                        "text": {"type": "plain_text", "text": "Keep disabled"},
+                    },
+                ],
+            }
+        )
+    elif held:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"Too many to list here: `/mcp allow {escape(record.name)} TOOL` approves one.",
+                    }
+                ],
+            }
+        )
     if denied:
         blocks.append(
             {
@@ -77,11 +130,11 @@ class HeldToolsDM:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
-    async def tools_held(self, record: ServerRecord, decisions: list[ToolDecision]) -> None:
+    async def tools_held(self, record: ServerRecord, changes: list[HeldChange]) -> None:
         await self._client.chat_postMessage(
             channel=record.owner.user_id,
             text=f"The tools of {record.name} changed; review them.",
-            blocks=held_tools_blocks(record, decisions),
+            blocks=held_tools_blocks(record, changes),
             unfurl_links=False,
             unfurl_media=False,
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +69,36 @@ def remote_document(servers: list[ServerRecord]) -> dict[str, Any]:
     return {"mcpServers": entries}
 
 
+def document_text(document: dict[str, Any]) -> str:
+    """Exactly what the mirror writes (and a download sends) for a document."""
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 class ConfigMirror:
+    # The last few contents written per file: the watcher may read a file while a newer write is under way.
+    _REMEMBERED_WRITES = 4
+
     def __init__(self, data_dir: Path) -> None:
         self._users_dir = data_dir / "users"
+        self._written: dict[Path, deque[str]] = {}
+        self._written_lock = threading.Lock()
+
+    @property
+    def users_dir(self) -> Path:
+        return self._users_dir
+
+    def is_own_write(self, path: Path, content: bytes) -> bool:
+        """Whether `content` is what this mirror itself recently wrote to `path` (compared by sha256)."""
+        digest = hashlib.sha256(content).hexdigest()
+        with self._written_lock:
+            return digest in self._written.get(path, ())
+
+    def _write(self, path: Path, text: str) -> None:
+        with self._written_lock:  # remembered before the file changes, so the watcher never sees it unknown
+            self._written.setdefault(path, deque(maxlen=self._REMEMBERED_WRITES)).append(
+                hashlib.sha256(text.encode()).hexdigest()
+            )
+        write_atomically(path, text)
 
     def owner_dir(self, owner: Owner) -> Path:
         return self._users_dir / owner.id
@@ -80,11 +110,10 @@ class ConfigMirror:
         return self.owner_dir(owner) / REMOTE_FILE
 
     def write(self, owner: Owner, servers: list[ServerRecord]) -> None:
-        document = local_document(servers)
-        write_atomically(self.local_path(owner), json.dumps(document, indent=2, sort_keys=True) + "\n")
+        self._write(self.local_path(owner), document_text(local_document(servers)))
         remote = remote_document(servers)
         if remote["mcpServers"] or self.remote_path(owner).exists():
-            write_atomically(self.remote_path(owner), json.dumps(remote, indent=2, sort_keys=True) + "\n")
+            self._write(self.remote_path(owner), document_text(remote))
 
     def read(self, owner: Owner) -> dict[str, Any] | None:
         path = self.local_path(owner)

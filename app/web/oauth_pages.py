@@ -37,7 +37,7 @@ def oauth_routes(flows: OAuthFlows, *, secure_cookie: bool) -> list[Route]:
     async def start(request: Request) -> Response:
         state = request.query_params.get("state", "")
         try:
-            pending = flows.opened(state)
+            pending = flows.opened(state, request.cookies.get(COOKIE))
         except SignInError as exc:
             return _page("Sign-in link not valid", f"<p>{html.escape(str(exc))}</p>", status=400)
         host = urlsplit(pending.authorization_url).hostname or "the authorization server"

@@ -42,6 +42,7 @@ def _free_port() -> int:
 
 def _base_env(home: Path) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell or .env leaks in."""
+    home.mkdir(exist_ok=True)
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
 
 
@@ -153,8 +154,14 @@ class AppProcess:
     @classmethod
     async def spawn(cls, env: dict[str, str], cwd: Path, port: int = 0) -> AppProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", cwd=cwd, env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "app",
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         app = cls(process, port)
         assert process.stdout is not None and process.stderr is not None
@@ -213,9 +220,9 @@ class AppProcess:
 
 
 @asynccontextmanager
-async def running_app(tmp_path: Path, slack: FakeSlack, port: int | None = None, **extra: str) -> AsyncIterator[
-    tuple[AppProcess, httpx2.AsyncClient]
-]:
+async def running_app(
+    tmp_path: Path, slack: FakeSlack, port: int | None = None, **extra: str
+) -> AsyncIterator[tuple[AppProcess, httpx2.AsyncClient]]:
     port = port or _free_port()
     app = await AppProcess.spawn(_app_env(tmp_path, slack, port, **extra), cwd=tmp_path, port=port)
     try:
@@ -240,16 +247,20 @@ async def _post_signed(http: httpx2.AsyncClient, body: str, secret: str = SIGNIN
 async def _slash(http: httpx2.AsyncClient, slack: FakeSlack, text: str) -> tuple[httpx2.Response, str]:
     response_url = slack.new_response_url()
     body = payloads.slash_command(
-        text, user_id=payloads.USER_ID, team_id=payloads.TEAM_ID,
-        trigger_id=slack.issue_trigger_id(payloads.USER_ID), response_url=response_url,
+        text,
+        user_id=payloads.USER_ID,
+        team_id=payloads.TEAM_ID,
+        trigger_id=slack.issue_trigger_id(payloads.USER_ID),
+        response_url=response_url,
     )
     response = await _post_signed(http, body)
     assert response.status_code == 200, response.text
     return response, response_url
 
 
-async def _response(slack: FakeSlack, response_url: str, predicate: Callable[[dict[str, Any]], bool] = bool,
-                    timeout: float = 30.0) -> dict[str, Any]:
+async def _response(
+    slack: FakeSlack, response_url: str, predicate: Callable[[dict[str, Any]], bool] = bool, timeout: float = 30.0
+) -> dict[str, Any]:
     hook = FakeSlack.response_url_id(response_url)
     call = await slack.wait_for(
         "response_url", lambda c: c.path.endswith(hook) and c.status == 200 and predicate(c.params), timeout=timeout
@@ -261,8 +272,13 @@ def _button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
     for block in message.get("blocks") or []:
         for element in [*(block.get("elements") or []), *([block["accessory"]] if block.get("accessory") else [])]:
             if element.get("action_id") == action_id:
-                return {"action_id": action_id, "block_id": block.get("block_id", "b"), "type": element["type"],
-                        "value": element.get("value", ""), "text": element.get("text")}
+                return {
+                    "action_id": action_id,
+                    "block_id": block.get("block_id", "b"),
+                    "type": element["type"],
+                    "value": element.get("value", ""),
+                    "text": element.get("text"),
+                }
     raise AssertionError(f"no {action_id!r} button in {json.dumps(message)[:500]}")
 
 
@@ -275,8 +291,11 @@ async def _add_tiny_server(http: httpx2.AsyncClient, slack: FakeSlack) -> None:
 
     click_url = slack.new_response_url()
     body = payloads.block_actions(
-        _button(confirmation, "change_confirm"), user_id=payloads.USER_ID, team_id=payloads.TEAM_ID,
-        trigger_id=slack.issue_trigger_id(payloads.USER_ID), response_url=click_url,
+        _button(confirmation, "change_confirm"),
+        user_id=payloads.USER_ID,
+        team_id=payloads.TEAM_ID,
+        trigger_id=slack.issue_trigger_id(payloads.USER_ID),
+        response_url=click_url,
         message={"text": confirmation.get("text", ""), "blocks": confirmation["blocks"]},
     )
     response = await _post_signed(http, body)
@@ -289,6 +308,7 @@ async def _add_tiny_server(http: httpx2.AsyncClient, slack: FakeSlack) -> None:
 
 
 async def test_without_slack_tokens_it_exits_at_once_naming_the_missing_settings(tmp_path: Path) -> None:
+    started = time.monotonic()
     app = await AppProcess.spawn(_base_env(tmp_path / "home"), cwd=tmp_path)
     try:
         code = await app.wait_exit(15.0)
@@ -296,6 +316,8 @@ async def test_without_slack_tokens_it_exits_at_once_naming_the_missing_settings
         await app.reap()
 
     assert code != 0
+    assert time.monotonic() - started < 10, "it should fail fast, not after trying to connect anywhere"
+    assert not (tmp_path / "data").exists(), "nothing is created before the settings are complete"
     assert "SLACK_BOT_TOKEN" in app.stderr
     assert "SLACK_APP_TOKEN" in app.stderr and "SLACK_SIGNING_SECRET" in app.stderr
     assert "Create the Slack app" in app.stderr
@@ -304,7 +326,7 @@ async def test_without_slack_tokens_it_exits_at_once_naming_the_missing_settings
 
 
 async def test_http_mode_serves_health_and_signed_slash_commands_and_refuses_bad_signatures(tmp_path: Path) -> None:
-    async with FakeSlack() as slack, running_app(tmp_path, slack) as (app, http):
+    async with FakeSlack() as slack, running_app(tmp_path, slack) as (_app, http):
         health = await http.get("/healthz")
         assert health.status_code == 200 and health.json() == {"ok": True}
 
@@ -312,14 +334,18 @@ async def test_http_mode_serves_health_and_signed_slash_commands_and_refuses_bad
         assert "/mcp add-json" in response.json()["text"]
 
         body = payloads.slash_command(
-            "help", user_id=payloads.USER_ID, team_id=payloads.TEAM_ID,
-            trigger_id=slack.issue_trigger_id(), response_url=slack.new_response_url(),
+            "help",
+            user_id=payloads.USER_ID,
+            team_id=payloads.TEAM_ID,
+            trigger_id=slack.issue_trigger_id(),
+            response_url=slack.new_response_url(),
         )
         forged = await _post_signed(http, body, secret="not-the-signing-secret")
         assert forged.status_code == 401
 
-        unsigned = await http.post("/slack/events", content=body,
-                                   headers={"content-type": "application/x-www-form-urlencoded"})
+        unsigned = await http.post(
+            "/slack/events", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
         assert unsigned.status_code == 401
     assert slack.problems == []
 
@@ -361,16 +387,21 @@ async def test_after_a_restart_confirmed_servers_come_back_without_anyone_asking
         async with running_app(tmp_path, slack) as (first, http):
             await _add_tiny_server(http, slack)
             [old_child] = await _eventually(lambda: _tiny_servers_under(first.pid), timeout=10, what="tiny_server")
-            await first.stop()  # exiting cleanly on a signal is the test above; here only the data dir matters
-        await _eventually(lambda: not _running(old_child), timeout=10, what="the first app's tiny_server gone")
+            assert await first.stop() == 0
+        assert not _running(old_child)
 
         async with running_app(tmp_path, slack) as (second, http):
             [new_child] = await _eventually(
                 lambda: _tiny_servers_under(second.pid), timeout=20, what="tiny_server brought back at start-up"
             )
-            response, response_url = await _slash(http, slack, "list")
-            listing = await _response(slack, response_url)
-            assert "tiny" in text_of(listing) and "ready" in text_of(listing)
-            await second.stop()
-        await _eventually(lambda: not _running(new_child), timeout=10, what="the second app's tiny_server gone")
+            deadline = time.monotonic() + 20
+            while True:  # the process exists before its handshake is done: ask until the owner would see ready
+                _, response_url = await _slash(http, slack, "list")
+                listing = text_of(await _response(slack, response_url))
+                if "ready" in listing or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert "*tiny* — ready" in listing, listing
+            assert await second.stop() == 0
+        assert not _running(new_child)
         assert slack.problems == []

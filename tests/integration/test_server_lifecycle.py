@@ -4,6 +4,8 @@ enable, remove -- with the app never restarted and other servers left alone.
 Real app (bootstrap.build) in HTTP mode, signed Slack payloads, FakeSlack, real stdio servers: the tiny test
 servers, the published ``mcp-server-time`` (PyPI) and ``@modelcontextprotocol/server-everything`` (npm).
 Waits are bounded; "process gone" is checked in /proc; every child must be reaped by the end of each test.
+Local servers run in bubblewrap's own PID namespace (a server's `whoami` pid is always 2 there), so "the same
+process" is judged by host pids found in /proc below this test process.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 
 import pytest
 
+from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
 from tests.servers import PYTHON, SERVERS_DIR, server_path
 from tests.support import slack_payloads as payloads
-from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.harness import Harness, SlackUser, policy_toml, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -61,32 +64,65 @@ def _every_process_reaped() -> Iterator[None]:
     assert _child_pids() == [], "a server process outlived the app"
 
 
-def server_pids(data_dir: Path, needle: str) -> set[int]:
-    """Live processes whose command line mentions `needle` and that run in a folder under `data_dir`."""
-    root = str(data_dir.resolve())
-    found: set[int] = set()
+WRAPPERS = {"bwrap", "prlimit", "sh"}  # the sandbox's own processes around a local server
+
+
+def _descendants() -> dict[int, list[str]]:
+    """argv of every live process below this test process (the app runs servers as its children)."""
+    parents: dict[int, int] = {}
+    argvs: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
-            cwd = os.readlink(f"/proc/{entry}/cwd")
+            stat = Path("/proc", entry, "stat").read_text()
+            argv = Path("/proc", entry, "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if any(needle.encode() in part for part in argv) and (cwd == root or cwd.startswith(root + "/")):
-            found.add(int(entry))
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        argvs[int(entry)] = argv
+    found: dict[int, list[str]] = {}
+    frontier = [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = argvs[pid]
+                frontier.append(pid)
     return found
 
 
-def one_server_pid(data_dir: Path, needle: str) -> int:
-    pids = server_pids(data_dir, needle)
-    assert len(pids) == 1, f"expected exactly one {needle} process, found {sorted(pids)}"
+def server_pids(needle: str) -> set[int]:
+    """Host pids of every process of the servers whose command line mentions `needle` (sandbox wrappers too)."""
+    return {pid for pid, argv in _descendants().items() if any(needle in part for part in argv)}
+
+
+def one_server_pid(needle: str) -> int:
+    """The host pid of the one server process (not its wrappers) whose command line mentions `needle`."""
+    pids = {
+        pid
+        for pid, argv in _descendants().items()
+        if any(needle in part for part in argv) and os.path.basename(argv[0]) not in WRAPPERS
+    }
+    assert len(pids) == 1, f"expected exactly one {needle} server process, found {sorted(pids)}"
     return pids.pop()
 
 
-def gone(pid: int) -> bool:
-    """Exited *and* reaped: not even a zombie is left in /proc."""
-    return not Path(f"/proc/{pid}").exists()
+def gone(pids: int | set[int]) -> bool:
+    """None of these processes runs any more, and none waits for *us* to reap it.
+
+    Strictly absent from /proc, except for one allowed leftover: bwrap's PID-namespace init, which dies with its
+    parent bwrap and is then a zombie of the host's init (pid 1) for a moment -- no longer anything of ours.
+    """
+    ours = {os.getpid(), *_descendants()}
+    for pid in {pids} if isinstance(pids, int) else pids:
+        try:
+            state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue
+        if state != "Z" or int(ppid) in ours:
+            return False
+    return True
 
 
 # -- Slack conversations -----------------------------------------------------------------------------------
@@ -105,7 +141,9 @@ def prefilled(view: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-async def review_through_modal(user: SlackUser, name: str, command: str, args: list[str], env: str = "") -> dict:
+async def review_through_modal(
+    user: SlackUser, name: str, command: str, args: list[str], env: str = ""
+) -> dict[str, Any]:
     view = await user.open_modal("add")
     assert view["callback_id"] == "server_add"
     response = await user.submit(
@@ -115,7 +153,7 @@ async def review_through_modal(user: SlackUser, name: str, command: str, args: l
     return await user.reply(lambda m: "Review before running" in text_of(m))
 
 
-async def confirm(user: SlackUser, confirmation: dict, title: str = "Done") -> str:
+async def confirm(user: SlackUser, confirmation: dict[str, Any], title: str = "Done") -> str:
     await user.click(confirmation, "change_confirm")
     return text_of(await user.reply(titled(title), timeout=SETTLE + 5))
 
@@ -127,7 +165,7 @@ async def add_server(user: SlackUser, name: str, command: str, args: list[str], 
     return outcome
 
 
-async def ask(user: SlackUser, text: str, predicate: Callable[[dict[str, Any]], bool] | None = None) -> dict:
+async def ask(user: SlackUser, text: str, predicate: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     await user.command(text)
     return await user.reply(predicate)
 
@@ -155,11 +193,6 @@ async def call_tool(user: SlackUser, server: str, tool: str, arguments: dict[str
     return result_text(message)
 
 
-async def whoami_pid(user: SlackUser, server: str) -> int:
-    pid: int = json.loads(await call_tool(user, server, "whoami"))["pid"]
-    return pid
-
-
 def mirror(harness: Harness) -> dict[str, Any]:
     path = harness.data_dir / "users" / OWNER.id / "mcp.json"
     loaded: dict[str, Any] = json.loads(path.read_text())
@@ -177,9 +210,10 @@ async def test_local_server_is_added_edited_disabled_enabled_and_removed_without
     harness: Harness,
 ) -> None:
     alice = harness.user()
-    tiny = server_path("tiny_server")
-    await add_server(alice, "bystander", PYTHON, [server_path("env_dump_server")])
-    bystander_pid = await whoami_pid(alice, "bystander")
+    tiny, env_dump = server_path("tiny_server"), server_path("env_dump_server")
+    await add_server(alice, "bystander", PYTHON, [env_dump])
+    bystander = server_pids(env_dump)
+    assert bystander, "the bystander server is not running"
 
     # Add through the modal: the confirmation shows the exact command line, the secret never.
     confirmation = await review_through_modal(
@@ -188,14 +222,14 @@ async def test_local_server_is_added_edited_disabled_enabled_and_removed_without
     shown = text_of(confirmation)
     assert f"{tiny} --tools echo,add" in shown
     assert "API_TOKEN" in shown and "tiny-s3cret-value" not in json.dumps(confirmation)
-    assert server_pids(harness.data_dir, tiny) == set(), "something ran before the owner confirmed"
+    assert server_pids(tiny) == set(), "something ran before the owner confirmed"
     outcome = await confirm(alice, confirmation)
     assert "`tiny`: ready — 2 tools" in outcome, outcome
     assert await tool_names(alice, "tiny") == {"tiny__echo", "tiny__add"}
     assert await call_tool(alice, "tiny", "add", {"a": 2, "b": 40}) == "42"
-    first_tiny_pid = one_server_pid(harness.data_dir, tiny)
+    first_tiny = server_pids(tiny)
 
-    # Edit: the modal is prefilled, secrets show as placeholders only.
+    # Edit: the modal is prefilled, the secret shows as its placeholder only.
     mark = harness.slack.mark()
     view = await alice.open_modal("edit tiny")
     assert view["callback_id"] == "server_edit"
@@ -210,22 +244,24 @@ async def test_local_server_is_added_edited_disabled_enabled_and_removed_without
     shown = text_of(reconfirmation)
     assert "Change server `tiny`" in shown and f"{tiny} --tools echo,shout" in shown, shown
     assert await tool_names(alice, "tiny") == {"tiny__echo", "tiny__add"}, "the edit applied before confirmation"
+    assert server_pids(tiny) == first_tiny
 
     outcome = await confirm(alice, reconfirmation)
-    assert "`tiny`: ready — 2 tools" in outcome and "`shout`" in outcome, outcome
+    assert "`tiny`: ready — 2 tools" in outcome, outcome
     assert await tool_names(alice, "tiny") == {"tiny__echo", "tiny__shout"}
-    assert await call_tool(alice, "tiny", "shout", {"message": "hot reload"}) == "HOT RELOAD"
-    assert gone(first_tiny_pid), "the edited server still runs its old process"
-    assert await whoami_pid(alice, "bystander") == bystander_pid, "an unrelated server was restarted by the edit"
+    assert await call_tool(alice, "tiny", "echo", {"message": "hot reload"}) == "hot reload"
+    assert gone(first_tiny), "the edited server still runs its old process"
+    assert server_pids(env_dump) == bystander, "an unrelated server was restarted by the edit"
     kept = (await harness.app.servers.get(OWNER, "tiny")).record.config
+    assert isinstance(kept, LocalServerConfig)
     assert kept.env == {"API_TOKEN": "tiny-s3cret-value"}, "the kept ${secret:…} placeholder lost the stored value"
 
     # Disable: the process is gone and no tools are offered.
-    tiny_pid = one_server_pid(harness.data_dir, tiny)
+    running = server_pids(tiny)
     disabled = text_of(await ask(alice, "disable tiny"))
     assert "disabled" in disabled, disabled
-    assert gone(tiny_pid), f"tiny (pid {tiny_pid}) still exists after /mcp disable"
-    assert server_pids(harness.data_dir, tiny) == set()
+    assert gone(running), f"tiny ({sorted(running)}) still exists after /mcp disable"
+    assert server_pids(tiny) == set()
     no_tools = text_of(await ask(alice, "tools tiny"))
     assert "no tools" in no_tools and "tiny__" not in no_tools, no_tools
     assert mirror(harness)["mcpServers"]["tiny"]["disabled"] is True
@@ -237,20 +273,32 @@ async def test_local_server_is_added_edited_disabled_enabled_and_removed_without
     assert "disabled" not in mirror(harness)["mcpServers"]["tiny"]
 
     # Remove: a Remove / Keep prompt; Remove stops it and deletes it everywhere.
-    tiny_pid = one_server_pid(harness.data_dir, tiny)
+    running = server_pids(tiny)
     prompt = await ask(alice, "remove tiny")
     labels = [e["text"]["text"] for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert labels == ["Remove", "Keep it"], labels
-    assert one_server_pid(harness.data_dir, tiny) == tiny_pid, "the prompt alone must not stop anything"
+    assert server_pids(tiny) == running, "the prompt alone must not stop anything"
     await alice.click(prompt, "remove_confirm")
     removed = text_of(await alice.reply())
     assert "Removed `tiny`" in removed, removed
-    assert gone(tiny_pid), f"tiny (pid {tiny_pid}) still exists after removal"
+    assert gone(running), f"tiny ({sorted(running)}) still exists after removal"
     listed = text_of(await ask(alice, "list"))
     assert "*bystander*" in listed and "tiny" not in listed, listed
     assert set(mirror(harness)["mcpServers"]) == {"bystander"}
     assert [o.record.name for o in await harness.app.servers.overview(OWNER)] == ["bystander"]
-    assert await whoami_pid(alice, "bystander") == bystander_pid
+    assert server_pids(env_dump) == bystander, "removing tiny touched another server"
+
+
+async def test_tools_an_owner_confirmed_edit_brings_can_be_called_right_away(harness: Harness) -> None:
+    """The owner saw `--tools echo,shout` and said yes; `shout` is not on the risky-tool denylist."""
+    alice = harness.user()
+    tiny = server_path("tiny_server")
+    await add_server(alice, "tiny", PYTHON, [tiny, "--tools", "echo,add"])
+    view = await alice.open_modal("edit tiny")
+    await alice.submit(view, {**prefilled(view), "args": f"{tiny}\n--tools\necho,shout"})
+    outcome = await confirm(alice, await alice.reply(lambda m: "Review before running" in text_of(m)))
+    assert await call_tool(alice, "tiny", "shout", {"message": "hot reload"}) == "HOT RELOAD"
+    assert "`tiny`: ready — 2 tools: `echo`, `shout`" in outcome, outcome
 
 
 async def test_server_list_shows_status_and_tool_count_with_a_menu_whose_disable_option_stops_the_server(
@@ -259,7 +307,7 @@ async def test_server_list_shows_status_and_tool_count_with_a_menu_whose_disable
     alice = harness.user()
     tiny = server_path("tiny_server")
     await add_server(alice, "tiny", PYTHON, [tiny, "--tools", "echo,add,shout"])
-    tiny_pid = one_server_pid(harness.data_dir, tiny)
+    running = server_pids(tiny)
     ident = await server_id(harness, "tiny")
 
     listing = await ask(alice, "list")
@@ -273,7 +321,7 @@ async def test_server_list_shows_status_and_tool_count_with_a_menu_whose_disable
     await alice.click(listing, "server_menu", selected=f"disable:{ident}")
     answer = text_of(await alice.reply())
     assert "disabled" in answer, answer
-    assert gone(tiny_pid), "the Disable menu option left the process running"
+    assert gone(running), "the Disable menu option left the process running"
     assert await tool_names(alice, "tiny") == set()
 
     listing = await ask(alice, "list")
@@ -295,7 +343,7 @@ async def test_server_list_shows_status_and_tool_count_with_a_menu_whose_disable
     await alice.click(prompt, "remove_cancel")
     assert "Nothing was removed" in text_of(await alice.reply())
     assert [o.record.name for o in await harness.app.servers.overview(OWNER)] == ["tiny"]
-    assert len(server_pids(harness.data_dir, tiny)) == 1
+    one_server_pid(tiny)
 
 
 async def published_server_lifecycle(
@@ -303,7 +351,6 @@ async def published_server_lifecycle(
     *,
     name: str,
     command: str,
-    args: list[str],
     needle: str,
     expected_tools: set[str],
     call: tuple[str, dict[str, Any]],
@@ -311,7 +358,7 @@ async def published_server_lifecycle(
     min_tools: int | None = None,
 ) -> None:
     alice = harness.user()
-    outcome = await add_server(alice, name, command, args)
+    outcome = await add_server(alice, name, command, [])
     tools = await tool_names(alice, name)
     assert expected_tools <= tools, f"{sorted(expected_tools - tools)} missing from {sorted(tools)}"
     if min_tools is not None:
@@ -321,9 +368,10 @@ async def published_server_lifecycle(
     assert f"ready — {len(tools)} tools" in outcome, outcome
     assert expect_in_result in await call_tool(alice, name, call[0], call[1])
 
-    pid = one_server_pid(harness.data_dir, needle)
+    one_server_pid(needle)
+    running = server_pids(needle)
     assert "disabled" in text_of(await ask(alice, f"disable {name}"))
-    assert gone(pid), f"{name} (pid {pid}) still exists after /mcp disable"
+    assert gone(running), f"{name} ({sorted(running)}) still exists after /mcp disable"
     assert await tool_names(alice, name) == set()
 
     enabled = text_of(await ask(alice, f"enable {name}", titled(f"Enabled {name}")))
@@ -331,11 +379,12 @@ async def published_server_lifecycle(
     assert await tool_names(alice, name) == tools
     assert expect_in_result in await call_tool(alice, name, call[0], call[1])
 
-    pid = one_server_pid(harness.data_dir, needle)
+    one_server_pid(needle)
+    running = server_pids(needle)
     prompt = await ask(alice, f"remove {name}")
     await alice.click(prompt, "remove_confirm")
     assert f"Removed `{name}`" in text_of(await alice.reply())
-    assert gone(pid), f"{name} (pid {pid}) still exists after removal"
+    assert gone(running), f"{name} ({sorted(running)}) still exists after removal"
     assert name not in text_of(await ask(alice, "list"))
     assert mirror(harness) == {"mcpServers": {}}
 
@@ -345,7 +394,6 @@ async def test_published_python_server_mcp_server_time_goes_through_the_lifecycl
         harness,
         name="time",
         command=TIME_SERVER,
-        args=[],
         needle="mcp-server-time",
         expected_tools={"time__get_current_time", "time__convert_time"},
         call=("get_current_time", {"timezone": "UTC"}),
@@ -354,41 +402,46 @@ async def test_published_python_server_mcp_server_time_goes_through_the_lifecycl
 
 
 @pytest.mark.slow
-async def test_published_node_server_everything_goes_through_the_lifecycle(harness: Harness) -> None:
-    await published_server_lifecycle(
-        harness,
-        name="everything",
-        command=EVERYTHING_SERVER,
-        args=[],
-        needle="mcp-server-everything",
-        expected_tools={"everything__echo"},
-        min_tools=10,
-        call=("echo", {"message": "hello from slack"}),
-        expect_in_result="hello from slack",
-    )
+@pytest.mark.parametrize("memory_mb", [None, 4096], ids=["default-limits", "4GiB-address-space"])
+async def test_published_node_server_everything_goes_through_the_lifecycle(
+    tmp_path: Path, memory_mb: int | None
+) -> None:
+    """Node (V8) reserves far more address space than it uses: the sandbox's limits must leave room for it."""
+    extra = f"[limits]\nmemory_mb = {memory_mb}\n" if memory_mb else ""
+    async with Harness.running(tmp_path / "data", policy=policy_toml(extra=extra)) as harness:
+        await published_server_lifecycle(
+            harness,
+            name="everything",
+            command=EVERYTHING_SERVER,
+            needle="mcp-server-everything",
+            expected_tools={"everything__echo"},
+            min_tools=10,
+            call=("echo", {"message": "hello from slack"}),
+            expect_in_result="hello from slack",
+        )
 
 
 async def test_reload_restarts_every_enabled_server_and_reports_them_ready(harness: Harness) -> None:
     alice = harness.user()
-    tiny = server_path("tiny_server")
+    tiny, env_dump = server_path("tiny_server"), server_path("env_dump_server")
     await add_server(alice, "tiny", PYTHON, [tiny, "--tools", "echo"])
-    await add_server(alice, "envdump", PYTHON, [server_path("env_dump_server")])
-    tiny_pid = one_server_pid(harness.data_dir, tiny)
-    env_pid = await whoami_pid(alice, "envdump")
+    await add_server(alice, "envdump", PYTHON, [env_dump])
+    old_tiny, old_env = server_pids(tiny), server_pids(env_dump)
 
     reloaded = text_of(await ask(alice, "reload", titled("Reloaded")))
     assert "`tiny`: ready — 1 tool" in reloaded and "`envdump`: ready — 2 tools" in reloaded, reloaded
-    assert gone(tiny_pid) and gone(env_pid), "reload left an old process running"
-    new_env_pid = await whoami_pid(alice, "envdump")
-    assert new_env_pid != env_pid
+    assert gone(old_tiny) and gone(old_env), "reload left an old process running"
+    one_server_pid(tiny)
+    one_server_pid(env_dump)
     assert await tool_names(alice, "tiny") == {"tiny__echo"}
+    assert await call_tool(alice, "tiny", "echo", {"message": "after reload"}) == "after reload"
 
     # One server by name: only that one restarts.
-    tiny_pid = one_server_pid(harness.data_dir, tiny)
+    old_tiny, env_now = server_pids(tiny), server_pids(env_dump)
     reloaded = text_of(await ask(alice, "reload tiny", titled("Reloaded")))
     assert "`tiny`: ready — 1 tool" in reloaded and "envdump" not in reloaded, reloaded
-    assert gone(tiny_pid)
-    assert await whoami_pid(alice, "envdump") == new_env_pid
+    assert gone(old_tiny)
+    assert server_pids(env_dump) == env_now, "reloading tiny restarted envdump too"
 
 
 @pytest.mark.parametrize("text", ["help", "", "frobnicate the servers"])
@@ -411,7 +464,7 @@ async def test_cancel_on_the_confirmation_starts_nothing_and_stores_nothing(harn
 
     await alice.click(confirmation, "change_cancel")
     assert "Nothing was started or saved" in text_of(await alice.reply())
-    assert server_pids(harness.data_dir, tiny) == set()
+    assert server_pids(tiny) == set()
     assert await harness.app.servers.overview(OWNER) == []
     assert harness.app.tools.tools(OWNER) == []
     assert not (harness.data_dir / "users" / OWNER.id / "mcp.json").exists() or mirror(harness) == {"mcpServers": {}}
@@ -420,5 +473,5 @@ async def test_cancel_on_the_confirmation_starts_nothing_and_stores_nothing(harn
     # The cancelled confirmation cannot be used afterwards either.
     await alice.click(confirmation, "change_confirm")
     assert "no longer valid" in text_of(await alice.reply())
-    assert server_pids(harness.data_dir, tiny) == set()
+    assert server_pids(tiny) == set()
     assert await harness.app.servers.overview(OWNER) == []

@@ -58,7 +58,7 @@ def settings_for_tests(data_dir: Path, slack: FakeSlack, *, policy: str | None =
         "plugboard_confirm_wait": 30.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @dataclass
@@ -232,9 +232,11 @@ def text_of(message: dict[str, Any]) -> str:
     for block in message.get("blocks") or []:
         if isinstance(block.get("text"), dict):
             parts.append(block["text"].get("text", ""))
-        for element in block.get("elements") or []:
-            if isinstance(element, dict) and isinstance(element.get("text"), str):
-                parts.append(element["text"])
+        parts.extend(
+            element["text"]
+            for element in block.get("elements") or []
+            if isinstance(element, dict) and isinstance(element.get("text"), str)
+        )
     return "\n".join(parts)
 
 

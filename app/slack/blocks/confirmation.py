@@ -118,5 +118,5 @@ def status_line(name: str, status: ServerStatus, tool_names: list[str]) -> str:
 
 
 def progress_blocks(lines: list[str], *, title: str) -> list[dict[str, Any]]:
-    body = "\n".join(lines)
+    body = "\n".join(lines) or "Nothing to do."
     return [_section(f"*{escape(title)}*"), *[_section(piece) for piece in chunks(body, _SECTION_LIMIT)][:40]]

@@ -9,6 +9,8 @@ COMMANDS = [
     ("/mcp add", "add a local (stdio) server through a form"),
     ("/mcp connect", "connect a remote server (URL, then none / API key / OAuth)"),
     ("/mcp add-json <json>", "add servers from a Claude Desktop, VS Code or Claude Code config, or `name {config}`"),
+    ("/mcp upload", "review and apply a config file (Claude Desktop, VS Code, Claude Code or a download)"),
+    ("/mcp download", "get your config as files in a DM (secrets stay out of them)"),
     ("/mcp edit <name>", "change a server (changes to what runs need a new confirmation)"),
     ("/mcp enable <name>", "start a disabled server"),
     ("/mcp disable <name>", "stop a server and keep its config"),

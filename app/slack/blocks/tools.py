@@ -15,7 +15,7 @@ _STATE_ICON = {"allowed": ":white_check_mark:", "denied": ":no_entry:", "held": 
 def tool_line(tool: RegisteredTool) -> str:
     description = truncate(" ".join(tool.description.split()), MAX_DESCRIPTION)
     line = f"{_STATE_ICON.get(tool.state, '')} {code(tool.exposed_name)} _{tool.state}_"
-    if not tool.allowed and tool.reason:
+    if tool.reason:  # why it is allowed, denied or held
         line += f" ({escape(tool.reason)})"
     if description:
         line += f" — {escape(description)}"

@@ -1,0 +1,116 @@
+"""`/mcp upload`: a modal with a file input -> read the file from Slack -> review message -> (secrets modal).
+
+The review message carries the decision buttons handled in `batch_decisions.py`. Reading and parsing happen
+after the modal is acknowledged (3-second rule); whatever goes wrong is said in the conversation, and nothing
+changes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from app.domain.config_document import MAX_FILE_BYTES, decode_config_file, parse_config_document
+from app.domain.errors import PlugboardError
+from app.domain.owner import Owner
+from app.services.config_import import ConfigImportService
+from app.slack import ids
+from app.slack.blocks.config_review import read_secrets, secrets_modal, upload_modal
+from app.slack.command_line import McpCommand
+from app.slack.file_fetch import SlackFiles, too_large
+from app.slack.reply import Reply
+from app.slack.requester import owner_from_body
+from app.slack.review_message import ReviewMessages, problem_text, text_blocks
+from app.slack.text import escape
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, str]:
+    try:
+        loaded = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+class UploadFlow:
+    def __init__(self, imports: ConfigImportService, reviews: ReviewMessages) -> None:
+        self._imports = imports
+        self._reviews = reviews
+
+    async def open(
+        self,
+        command: McpCommand,
+        owner: Owner,
+        body: dict[str, Any],
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        view = upload_modal({"response_url": body.get("response_url", "")})
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        owner = owner_from_body(body)
+        state = view["state"]["values"].get(ids.UPLOAD_FILE, {}).get(ids.VALUE, {})
+        files = state.get("files") or []
+        if len(files) != 1 or not isinstance(files[0], dict):
+            await ack(response_action="errors", errors={ids.UPLOAD_FILE: "Choose one JSON config file."})
+            return
+        chosen: dict[str, Any] = files[0]
+        name = str(chosen.get("name") or "file")[:200]
+        size = chosen.get("size")
+        if isinstance(size, int) and size > MAX_FILE_BYTES:  # said at once, before any download
+            await ack(response_action="errors", errors={ids.UPLOAD_FILE: too_large(name, size, MAX_FILE_BYTES)})
+            return
+        await ack()
+        reply = Reply(client, owner, _metadata(view).get("response_url") or None)
+        try:
+            name, content = await SlackFiles(client, max_bytes=MAX_FILE_BYTES).read(str(chosen.get("id", "")))
+            document = parse_config_document(decode_config_file(content))
+            review = await self._imports.propose(owner, document, source="upload", filename=name)
+        except PlugboardError as exc:
+            await self._reviews.refused(reply, name, exc, replace=False)
+            return
+        await self._reviews.send(reply, owner, review, replace=False)
+
+    async def enter_secrets(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """The review's *Enter secrets…* button: a modal with one field per VS Code input."""
+        await ack()
+        owner = owner_from_body(body)
+        batch_id = str(body["actions"][0].get("value", ""))
+        try:
+            review = await self._imports.review(owner, batch_id)
+        except PlugboardError as exc:
+            reply = Reply(client, owner, body.get("response_url"))
+            await reply.send(str(exc), text_blocks(f":x: {escape(str(exc))}"), replace=False)
+            return
+        metadata = {"batch": batch_id, "response_url": body.get("response_url") or ""}
+        await client.views_open(trigger_id=body["trigger_id"], view=secrets_modal(review.plan.inputs, metadata))
+
+    async def secrets_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        owner = owner_from_body(body)
+        metadata = _metadata(view)
+        batch_id = metadata.get("batch", "")
+        try:
+            inputs = (await self._imports.review(owner, batch_id)).plan.inputs
+            values = read_secrets(view["state"]["values"], inputs)
+            empty = [index for index, item in enumerate(inputs) if not values[item.id]]
+            if empty:
+                await ack(response_action="errors", errors={f"input_{i}": "Enter a value." for i in empty})
+                return
+            review = await self._imports.fill_inputs(owner, batch_id, values)
+        except PlugboardError as exc:  # shown on the first field: the modal has at least one
+            await ack(response_action="errors", errors={"input_0": problem_text(exc)[:2000]})
+            return
+        await ack()
+        reply = Reply(client, owner, metadata.get("response_url") or None)
+        await self._reviews.send(reply, owner, review)
