@@ -143,7 +143,15 @@ async def build(settings: Settings) -> Plugboard:
         gate,
         max_servers_per_owner=limits.servers_per_owner,
     )
-    tools = ToolService(db, repo, sessions, registry, audit, result_limit=limits.result_chars_slack)
+    tools = ToolService(
+        db,
+        repo,
+        sessions,
+        registry,
+        audit,
+        result_limit=limits.result_chars_slack,
+        agent_result_limit=limits.result_chars_agent,
+    )
     connectors = ConnectorService(
         servers, OAuthCredentialStore(db, box), flows, _client_factory(egress), _url_check(egress)
     )
@@ -200,11 +208,14 @@ def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
 
 def egress_policy(policy: Policy) -> EgressPolicy:
     remote = policy.remote
-    return EgressPolicy(
-        allowed_hosts=remote.allowed_hosts,
-        allow_http_loopback=remote.allow_http_loopback,
-        allowed_ports=None if remote.allow_any_port else remote.allowed_ports,
-    )
+    try:
+        return EgressPolicy(
+            allowed_hosts=remote.allowed_hosts,
+            allow_http_loopback=remote.allow_http_loopback,
+            allowed_ports=None if remote.allow_any_port else remote.allowed_ports,
+        )
+    except ValueError as exc:
+        raise PolicyError(f"policy file has invalid settings: remote.allowed_hosts: {exc}") from None
 
 
 def _url_check(egress: EgressPolicy) -> UrlCheck:

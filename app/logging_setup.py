@@ -7,7 +7,7 @@ import re
 
 _PATTERNS = re.compile(
     r"(xox[abposr]-[0-9A-Za-z-]+|xapp-[0-9A-Za-z-]+|Bearer\s+\S+|eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+|"
-    r"(?:access_token|refresh_token|client_secret|code_verifier)=[^&\s]+)"
+    r"(?:access_token|refresh_token|client_secret|code_verifier|code|state|id_token)=[^&\s]+)"
 )
 
 
@@ -35,3 +35,7 @@ def configure_logging(secrets: list[str], level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "mcp", "slack_bolt", "slack_sdk", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The SDK logs refused sign-ins and bad server output at ERROR with tracebacks; Plugboard reports
+    # those to the owner itself, so only the SDK's critical messages reach the log.
+    for chatty in ("mcp.client.auth", "mcp.client.stdio"):
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)

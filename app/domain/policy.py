@@ -44,6 +44,14 @@ class LocalServerPolicy(_Strict):
     # Host paths visible (read-only) inside the sandbox besides the system directories.
     read_only_paths: tuple[str, ...] = ()
 
+    @field_validator("read_only_paths")
+    @classmethod
+    def _absolute_folders(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        for path in paths:
+            if not path.startswith("/") or ".." in path.split("/") or path.rstrip("/") == "":
+                raise ValueError(f"{path!r} must be an absolute folder other than / (and without ..)")
+        return paths
+
 
 class Limits(_Strict):
     servers_per_owner: int = Field(default=20, ge=1, le=500)

@@ -33,7 +33,7 @@ def parse_server_map(text: str) -> dict[str, LocalServerConfig]:
                 raise InvalidConfig.single("json", f"Unknown top-level field `{extra[0][:64]}` next to `{wrapper}`.")
             if document.get("inputs"):
                 raise InvalidConfig.single(
-                    "json", "VS Code `inputs` are not supported here yet; put the values in `env` instead."
+                    "json", "VS Code `inputs` are not supported here: use `/mcp upload`, which asks for them."
                 )
             inner = document[wrapper]
             if not isinstance(inner, dict):

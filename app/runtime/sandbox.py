@@ -4,9 +4,10 @@ a cleared environment and resource limits; the whole process tree dies with the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,10 @@ from app.runtime.process_limits import ProcessLimiter
 from app.runtime.stderr_ring import StderrRing
 from app.runtime.stdio_transport import bounded_stdio
 
+log = logging.getLogger(__name__)
+
 SANDBOX_HOME = "/home/plugboard"
+JOIN_GROUPS = 'IFS=:; for g in $0; do echo $$ > "$g" || exit 126; done; unset IFS; exec "$@"'
 SYSTEM_READ_ONLY = (
     "/usr",
     "/etc/ssl",
@@ -56,17 +60,18 @@ def bwrap_arguments(
     home: Path,
     cwd_inside: str,
     read_only: tuple[str, ...],
-    env: Mapping[str, str],
     network: bool,
     scratch_bytes: int,
+    bwrap: str = "bwrap",
 ) -> list[str]:
-    """Everything outside the private home is read-only; /tmp and /dev/shm are RAM disks of `scratch_bytes`."""
-    argv = ["bwrap", "--unshare-all"]
+    """Everything outside the private home is read-only; /tmp and /dev/shm are RAM disks of `scratch_bytes`.
+
+    No `--setenv`: any local user can read a command line (`ps`), so the environment, which holds the owner's
+    secrets, is handed over as the process environment, built from nothing (see `child_environment`)."""
+    argv = [bwrap, "--unshare-all"]
     if network:
         argv.append("--share-net")
-    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
-    for name, value in env.items():
-        argv += ["--setenv", name, value]
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64")):
         if os.path.islink(link) or not os.path.exists(link):
             argv += ["--symlink", target, link]
@@ -82,11 +87,18 @@ def bwrap_arguments(
     return argv
 
 
-def prlimit_arguments(limits: Limits) -> list[str]:
+# With the whole tree's RAM capped by a memory cgroup, the per-process address space only has to stop the absurd:
+# runtimes such as V8 (node) reserve several GiB of address space they never use and die under a tight RLIMIT_AS.
+ADDRESS_SPACE_HEADROOM = 4
+
+
+def prlimit_arguments(limits: Limits, prlimit: str = "prlimit", *, ram_capped: bool = False) -> list[str]:
+    """`ram_capped`: a memory cgroup bounds the whole tree's RAM, so the address space may be larger."""
     mib = 1024 * 1024
+    address_space = limits.memory_mb * (ADDRESS_SPACE_HEADROOM if ram_capped else 1)
     return [
-        "prlimit",
-        f"--as={limits.memory_mb * mib}",
+        prlimit,
+        f"--as={address_space * mib}",
         f"--fsize={limits.file_size_mb * mib}",
         f"--nofile={limits.open_files}",
         f"--nproc={limits.processes}",
@@ -101,6 +113,9 @@ class SandboxLauncher(LocalLauncherBase):
         self._spec = spec
         self._limiter = limiter
         self._read_only = tuple(dict.fromkeys(SYSTEM_READ_ONLY + spec.read_only_paths))
+        # The very programs the start-up probe found; the server's own PATH is not used to find them.
+        self._bwrap = shutil.which("bwrap") or "bwrap"
+        self._prlimit = shutil.which("prlimit") or "prlimit"
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
         return self._session(record, stderr)
@@ -125,29 +140,30 @@ class SandboxLauncher(LocalLauncherBase):
         self._check_command(config.command)
         env = child_environment(home=SANDBOX_HOME, path=self._spec.child_path, configured=config.env)
         env["TMPDIR"] = "/tmp"
-        procs = self._limiter.prepare(key, self._spec.limits.processes)
+        limits = self._spec.limits
+        groups = self._limiter.prepare(key, limits.processes, limits.memory_mb * 1024 * 1024)
         inner = [
-            *prlimit_arguments(self._spec.limits),
+            *prlimit_arguments(limits, self._prlimit, ram_capped=self._limiter.limits_memory),
             *bwrap_arguments(
                 home=home,
                 cwd_inside=cwd_inside,
                 read_only=self._read_only,
-                env=env,
                 network=not config.offline,
-                scratch_bytes=self._spec.limits.file_size_mb * 1024 * 1024,
+                scratch_bytes=limits.file_size_mb * 1024 * 1024,
+                bwrap=self._bwrap,
             ),
             "--",
             config.command,
             *config.args,
         ]
-        if procs is None:
+        if not groups:
             command, args = inner[0], inner[1:]
         else:
-            # Join the pids cgroup first, then become prlimit -> bwrap; "$0" is the cgroup.procs path.
-            command, args = "/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', str(procs), *inner]
-        outer_env = child_environment(home=str(home), path=DEFAULT_CHILD_PATH, configured={})
+            # Join the server's cgroups first, then become prlimit -> bwrap; "$0" lists the cgroup.procs files.
+            command, args = "/bin/sh", ["-c", JOIN_GROUPS, ":".join(map(str, groups)), *inner]
+        # The same environment for the wrappers (sh, prlimit, bwrap ignore it) and the server inside.
         return StdioServerParameters(
-            command=command, args=args, env=outer_env, cwd=str(home), encoding_error_handler="replace"
+            command=command, args=args, env=env, cwd=str(home), encoding_error_handler="replace"
         )
 
     def _cwd_inside(self, cwd: str | None, home: Path) -> str:
@@ -202,6 +218,11 @@ async def probe_sandbox(limiter: ProcessLimiter) -> str | None:
         return "bubblewrap (bwrap) or prlimit is not installed on the Plugboard host. " + ADMIN_HINT
     if os.geteuid() == 0 and not limiter.available:
         return "the process limit cannot be enforced (running as root without a writable pids cgroup). " + ADMIN_HINT
+    if not limiter.limits_memory:
+        log.warning(
+            "no writable memory cgroup: each server process gets memory_mb of address space, but a server that "
+            "forks can use more in total (and node may need a larger memory_mb)"
+        )
     argv = [
         "bwrap",
         "--unshare-all",

@@ -99,6 +99,13 @@ class SessionManager:
             )
         return None
 
+    async def refuse(self, record: ServerRecord, reason: str) -> None:
+        """The admin policy does not let this server run now: stop it if it runs, and say why in its status."""
+        await self.stop(record.id)
+        status = ServerStatus("error", reason)
+        self._refused[record.id] = status
+        self._status_changed(record, status)
+
     async def stop(self, server_id: str) -> None:
         self._refused.pop(server_id, None)
         actor = self._actors.pop(server_id, None)

@@ -6,6 +6,7 @@ Every tool carries its policy state; only `allowed` ones are visible to calls an
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 import mcp_types as types
@@ -35,7 +36,7 @@ class RegisteredTool:
 
 def clean_description(text: str | None, limit: int) -> str:
     """Control and invisible characters removed, capped, so nothing hides in what the model or user reads."""
-    cleaned = _INVISIBLE.sub("", text or "")
+    cleaned = "".join(ch for ch in _INVISIBLE.sub("", text or "") if unicodedata.category(ch) != "Cf")
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 

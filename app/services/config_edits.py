@@ -11,7 +11,7 @@ import logging
 from typing import Protocol
 
 from app.domain.config_document import MAX_FILE_BYTES, decode_config_file, parse_config_document
-from app.domain.errors import PlugboardError
+from app.domain.errors import InvalidConfig, PlugboardError
 from app.domain.owner import Owner
 from app.services.config_import import BatchReview, ConfigImportService
 from app.services.server_service import ServerService
@@ -52,7 +52,8 @@ class ConfigEdits:
             review = await self._imports.propose(owner, document, source="disk", filename=LOCAL_FILE)
         except PlugboardError as exc:
             log.info("refused an edit of %s/%s", owner.id, LOCAL_FILE)
-            await self._notifier.edit_refused(owner, LOCAL_FILE, str(exc))
+            problem = " ".join(exc.problems.values()) if isinstance(exc, InvalidConfig) else str(exc)
+            await self._notifier.edit_refused(owner, LOCAL_FILE, problem)
             return
         if review.batch is None:
             return  # e.g. only formatting changed: nothing to ask about

@@ -94,6 +94,7 @@ class ConnectorService:
         self._session_providers: dict[str, tuple[str, OAuthClientProvider]] = {}
         self._sign_in_needed: set[str] = set()
         self._authorizing: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
 
     def notify_with(self, notifier: ConnectorNotifier) -> None:
         self._notifier = notifier
@@ -123,7 +124,7 @@ class ConnectorService:
 
     async def on_status(self, record: ServerRecord, status: ServerStatus) -> None:
         """A server that had working tokens and now needs a sign-in gets its owner a Reconnect DM."""
-        if status.state != "needs_auth" or record.id in self._authorizing or self._notifier is None:
+        if status.state != "needs_auth" or record.id in self._authorizing or self._notifier is None or self._closed:
             return
         if await self._credentials.has_tokens(record.owner, record.id):
             await self._notifier.reauth_needed(record)
@@ -132,6 +133,8 @@ class ConnectorService:
 
     def start_authorization(self, record: ServerRecord) -> None:
         """Start a sign-in; one already waiting for this server is replaced (its link stops working)."""
+        if self._closed:
+            return
         previous = self._authorizing.get(record.id)
         if previous is not None:
             previous.cancel()
@@ -145,6 +148,7 @@ class ConnectorService:
         task.add_done_callback(forget)
 
     async def close(self) -> None:
+        self._closed = True  # servers stopping after this are not news for anyone
         for task in list(self._authorizing.values()):
             task.cancel()
         await asyncio.gather(*self._authorizing.values(), return_exceptions=True)
@@ -339,4 +343,7 @@ def _flow_problem(exc: OAuthFlowError) -> str:
     # The SDK puts the state values in its mismatch message; never echo those.
     if "State parameter mismatch" in message:
         return "the sign-in response did not match this sign-in (state mismatch)"
+    # Nor what a mismatched or missing `iss` said (RFC 9207: don't act on or show a response from another server).
+    if "iss mismatch" in message or "missing iss" in message:
+        return "the sign-in response did not come from the server's authorization server (iss mismatch)"
     return message[:300] or type(exc).__name__

@@ -47,6 +47,11 @@ def _fail(pending: PendingSignIn, reason: str) -> None:
         pending.code.exception()  # marks it seen: a sign-in nobody waits for any more is not an error to log
 
 
+def _same_browser(browser_key: str | None, pending: PendingSignIn) -> bool:
+    # Bytes: compare_digest refuses non-ASCII str, and a cookie can hold anything.
+    return browser_key is not None and secrets.compare_digest(browser_key.encode(), pending.browser_key.encode())
+
+
 class SignInError(Exception):
     """Shown on the callback page; never includes what the authorization server said on a mismatch."""
 
@@ -94,9 +99,7 @@ class OAuthFlows:
             raise SignInError(
                 "This sign-in link is no longer valid (used, expired or unknown). Start again from Slack."
             )
-        if pending.opened_by_browser and (
-            browser_key is None or not secrets.compare_digest(browser_key, pending.browser_key)
-        ):
+        if pending.opened_by_browser and not _same_browser(browser_key, pending):
             self.abandon(pending, "the sign-in link was opened in a second browser")
             raise SignInError(
                 "This sign-in link was already opened in another browser, so it no longer works. "
@@ -125,7 +128,7 @@ class OAuthFlows:
             raise SignInError(
                 "This sign-in is no longer valid (already used, expired or unknown). Start again from Slack."
             )
-        if browser_key is None or not secrets.compare_digest(browser_key, pending.browser_key):
+        if not _same_browser(browser_key, pending):
             _fail(pending, "the sign-in was finished in a different browser")
             raise SignInError("This sign-in was started in a different browser. Start again from Slack.")
         if error or not code:

@@ -294,7 +294,7 @@ class ServerService:
             existing = await self._repo.get_by_name(owner, name)
             if existing is None:
                 raise ServerNotFound(name)
-        await asyncio.gather(*(self._sessions.restart(r) for r in records if r.approved and self._allowed(r.config)))
+        await asyncio.gather(*(self._sessions.restart(r) for r in await self._runnable(records)))
         return records
 
     async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
@@ -305,17 +305,23 @@ class ServerService:
         records = await self._repo.list_enabled()
         for owner in await self._repo.list_owners():
             await self._write_mirror(owner)
-        for record in records:
-            if record.approved and self._allowed(record.config):
-                await self._sessions.start(record)
+        for record in await self._runnable(records):
+            await self._sessions.start(record)
         return len(records)
 
-    def _allowed(self, config: ServerConfig) -> bool:
-        try:
-            self._gate.check(config)
-        except InvalidConfig:
-            return False
-        return True
+    async def _runnable(self, records: tuple[ServerRecord, ...] | list[ServerRecord]) -> list[ServerRecord]:
+        """The approved records the admin policy lets run now; a refused one gets the reason as its status."""
+        runnable: list[ServerRecord] = []
+        for record in records:
+            if not record.approved:
+                continue
+            try:
+                self._gate.check(record.config)
+            except InvalidConfig as exc:
+                await self._sessions.refuse(record, "; ".join(exc.problems.values()))
+                continue
+            runnable.append(record)
+        return runnable
 
     async def _snapshot(self, owner: Owner) -> dict[str, ServerRecord]:
         return {r.id: r for r in await self._repo.list_for_owner(owner)}
@@ -327,9 +333,9 @@ class ServerService:
         # Never run a config its owner has not approved, whatever the diff says.
         await self._sessions.apply(
             type(diff)(
-                start=tuple(r for r in diff.start if r.approved and self._allowed(r.config)),
+                start=tuple(await self._runnable(diff.start)),
                 stop=diff.stop,
-                restart=tuple(r for r in diff.restart if r.approved and self._allowed(r.config)),
+                restart=tuple(await self._runnable(diff.restart)),
             )
         )
 

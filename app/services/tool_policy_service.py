@@ -29,8 +29,8 @@ from app.store.tool_state_repository import ToolStateRepository
 
 log = logging.getLogger(__name__)
 
-# A stored row (never a valid tool name) recording that the server has listed its tools before: only the very
-# first listing after approval allows tools without asking, even if that listing was empty.
+# A stored row (never a valid tool name) recording which approved config last listed its tools (its hash as the
+# pin): only the first listing after an approval allows new tools without asking, even if that listing was empty.
 LISTED_MARKER = "#listed"
 PIN_SHOWN = 16  # hex digits of a pin carried by a Slack button
 
@@ -95,6 +95,8 @@ class ToolPolicyService:
         self._denylist = denylist
         self._notifier: HeldToolsNotifier | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # The last listing of each server seen by this process, to show what changed across reconnects too.
+        self._last_seen: dict[str, dict[str, ToolDefinition]] = {}
 
     def notify_with(self, notifier: HeldToolsNotifier) -> None:
         self._notifier = notifier
@@ -103,16 +105,20 @@ class ToolPolicyService:
         """Called by the runtime every time a server lists its tools (connect, reconnect, list_changed),
         before the new list is published: what the registry holds is still the previous listing."""
         stored = await self._states.for_server(record.id)
-        listed_before = stored.pop(LISTED_MARKER, None) is not None or bool(stored)
+        marker = stored.pop(LISTED_MARKER, None)
+        # Before markers existed, any stored decision meant "listed under the current approval".
+        first_listing = not stored if marker is None else marker.pin != record.approved_hash
         definitions = callable_tools([definition(t) for t in tools])
-        decisions = decide(definitions, stored, self._denylist, first_listing=not listed_before)
+        decisions = decide(definitions, stored, self._denylist, first_listing=first_listing)
         fresh = [
             d
             for d in decisions
             if d.changed and (d.name not in stored or stored[d.name].pin != d.pin or stored[d.name].state != d.state)
         ]
-        marker = ToolDecision(LISTED_MARKER, "denied", "", "the server has listed its tools", False)
-        await self._states.replace_for_server(record.owner, record.id, [*decisions, marker])
+        listed = ToolDecision(LISTED_MARKER, "denied", record.approved_hash, "tools listed for this approval", False)
+        await self._states.replace_for_server(record.owner, record.id, [*decisions, listed])
+        before = self._last_seen.get(record.id, {})
+        self._last_seen[record.id] = {d.name: d for d in definitions}
         if fresh:
             async with self._db.transaction() as conn:
                 await self._audit.append(
@@ -123,16 +129,12 @@ class ToolPolicyService:
                     detail={"tools": {d.name: {"state": d.state, "pin": d.pin, "reason": d.reason} for d in fresh}},
                 )
             by_name = {d.name: d for d in definitions}
-            changes = [HeldChange(d, by_name[d.name], self._previous(record, d.name)) for d in fresh]
+            changes = [HeldChange(d, by_name[d.name], before.get(d.name)) for d in fresh]
             if self._notifier is not None:
                 task = asyncio.create_task(self._notify(record, changes))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
         return decisions
-
-    def _previous(self, record: ServerRecord, name: str) -> ToolDefinition | None:
-        registered = self._registry.find(record.owner, record.id, name)
-        return definition(registered.tool) if registered else None
 
     async def _notify(self, record: ServerRecord, changes: list[HeldChange]) -> None:
         assert self._notifier is not None
@@ -201,6 +203,7 @@ class ToolPolicyService:
         return decided, skipped
 
     async def forget_server(self, server_id: str) -> None:
+        self._last_seen.pop(server_id, None)
         await self._states.delete_server(server_id)
 
     async def _tool(self, owner: Owner, server_name: str, tool_name: str) -> tuple[ServerRecord, RegisteredTool]:

@@ -22,6 +22,7 @@ from app.store.database import Database
 from app.store.server_repository import ServerRepository
 
 DEFAULT_RESULT_LIMIT = 3000
+DEFAULT_AGENT_RESULT_LIMIT = 20000
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ToolService:
         registry: ToolRegistry,
         audit: AuditLog,
         result_limit: int = DEFAULT_RESULT_LIMIT,
+        agent_result_limit: int = DEFAULT_AGENT_RESULT_LIMIT,
     ) -> None:
         self._db = db
         self._repo = repo
@@ -48,6 +50,7 @@ class ToolService:
         self._registry = registry
         self._audit = audit
         self._result_limit = result_limit
+        self._agent_result_limit = agent_result_limit
 
     def tools(self, owner: Owner) -> list[RegisteredTool]:
         return self._registry.for_owner(owner)
@@ -62,7 +65,11 @@ class ToolService:
             raise ServerNotFound(server_name)
         return self._registry.for_server(owner, record.id, include_disabled=True)
 
-    async def call(self, owner: Owner, server_name: str, tool_name: str, raw_arguments: str) -> ToolOutcome:
+    async def call(
+        self, owner: Owner, server_name: str, tool_name: str, raw_arguments: str, *, for_agent: bool = False
+    ) -> ToolOutcome:
+        """Call a tool and cap its result for Slack or, with `for_agent`, for the LLM (the cut is noted in the
+        text itself, since the model sees nothing else)."""
         record = await self._repo.get_by_name(owner, server_name)
         if record is None:
             raise ServerNotFound(server_name)
@@ -93,12 +100,20 @@ class ToolService:
         try:
             result = await self._sessions.call_tool(record.id, tool_name, arguments)
             full = render_result(result)
-            text, cut = cap_text(full, self._result_limit)
+            text, cut = cap_text(full, self._agent_result_limit if for_agent else self._result_limit)
+            if cut and for_agent:
+                text += f"\n…[truncated {cut} characters]"
             outcome = "tool_error" if result.is_error else "ok"
-            sizes = {"result_chars": len(full), "truncated": cut > 0}
+            sizes = {"result_chars": len(full), "result_bytes": len(full.encode()), "truncated": cut > 0}
         except (MCPError, LookupError) as exc:
             outcome = "failed"
-            raise ServerUnavailable(f"`{server_name}__{tool_name}` failed: {_describe(exc)}") from None
+            status = self._sessions.status(record.id)
+            reason = (
+                "the server needs you to sign in again (`/mcp list` → Reconnect)"
+                if (status.state == "needs_auth")
+                else _describe(exc)
+            )
+            raise ServerUnavailable(f"`{server_name}__{tool_name}` failed: {reason}") from None
         finally:
             duration_ms = int((time.monotonic() - started) * 1000)
             async with self._db.transaction() as conn:
@@ -151,6 +166,11 @@ def render_result(result: types.CallToolResult) -> str:
 
 
 _SECRETISH = re.compile(r"(token|secret|password|passwd|key|auth|cookie|session)", re.IGNORECASE)
+# Values that are credentials whatever their key is called (Slack, bearer, JWT, common API key shapes).
+_SECRET_VALUE = re.compile(
+    r"xox[abposr]-|xapp-|\bBearer\s+\S|eyJ[\w-]{8,}\.eyJ|\bsk-[A-Za-z0-9_-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}|"
+    r"\bAKIA[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
 
 
 def redacted_preview(arguments: dict[str, Any], limit: int = 200) -> str:
@@ -161,7 +181,7 @@ def redacted_preview(arguments: dict[str, Any], limit: int = 200) -> str:
             return {k: mask(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [mask(v, key) for v in value[:10]]
-        if _SECRETISH.search(key):
+        if _SECRETISH.search(key) or (isinstance(value, str) and _SECRET_VALUE.search(value)):
             return "***"
         return value[:40] if isinstance(value, str) else value
 
@@ -184,5 +204,5 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, MCPError):
         if exc.code == types.REQUEST_TIMEOUT:
             return "the server did not answer in time"
-        return exc.message
+        return exc.message if len(exc.message) <= 500 else exc.message[:500] + "…"  # the server wrote it
     return "the server is not running"

@@ -98,6 +98,8 @@ class ServerActions:
                     await self._confirm.report(reply, [updated], [], title=f"Enabled {record.name}")
                 else:
                     await reply.send(f"Disabled {record.name}", _text(f"{code(record.name)} is disabled and stopped."))
+            elif verb == "reconnect":
+                await self._connect.sign_in_again(record, reply)
             elif verb == "remove":
                 item = await self._servers.get(owner, record.name)
                 await reply.send(f"Remove {record.name}?", remove_prompt_blocks(item), replace=False)

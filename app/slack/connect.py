@@ -9,8 +9,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.errors import InvalidConfig, PlugboardError, ServerNameTaken
-from app.domain.remote_config import RemoteServerConfig
-from app.domain.server import PendingChange
+from app.domain.remote_config import OAuthAuth, RemoteServerConfig
+from app.domain.server import PendingChange, ServerRecord
 from app.services.connector_service import ConnectorService
 from app.services.local_gate import RunConditions
 from app.services.server_service import ServerService
@@ -142,8 +142,16 @@ class ConnectFlow:
         except PlugboardError as exc:
             await reply.send(str(exc), [{"type": "section", "text": {"type": "mrkdwn", "text": escape(str(exc))}}])
             return
-        self._connectors.start_authorization(record)
-        text = f"Reconnecting `{escape(record.name)}`: I'll DM you a Connect link to sign in."
+        await self.sign_in_again(record, reply)
+
+    async def sign_in_again(self, record: ServerRecord, reply: Reply) -> None:
+        if not (isinstance(record.config, RemoteServerConfig) and isinstance(record.config.auth, OAuthAuth)):
+            text = (
+                f"`{escape(record.name)}` does not sign in with OAuth; `/mcp reload {escape(record.name)}` restarts it."
+            )
+        else:
+            self._connectors.start_authorization(record)
+            text = f"Reconnecting `{escape(record.name)}`: I'll DM you a Connect link to sign in."
         await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
     async def link_clicked(self, ack: AsyncAck) -> None:

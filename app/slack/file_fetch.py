@@ -61,7 +61,7 @@ class SlackFiles:
                 if response.status != 200:
                     raise FileNotReadable(f"Slack answered {response.status} to the download. Nothing was changed.")
                 content = await response.content.read(self._max_bytes + 1)
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):
             raise FileNotReadable("The file could not be downloaded from Slack. Nothing was changed.") from None
         if content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
             raise FileNotReadable(NO_ACCESS)

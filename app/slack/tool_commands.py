@@ -39,7 +39,7 @@ class ToolCommands:
             await self._policy.allow(owner, server, tool, confirmed=False)
         except ConfirmationNeeded as exc:
             await respond(
-                text=str(exc),
+                text=escape(str(exc)),
                 response_type="ephemeral",
                 blocks=[
                     _section(
@@ -63,7 +63,7 @@ class ToolCommands:
             )
             return
         await respond(
-            text=f"Allowed {server}__{tool}",
+            text=escape(f"Allowed {server}__{tool}"),
             response_type="ephemeral",
             blocks=[_section(f":white_check_mark: {code(server + '__' + tool)} is allowed.")],
         )
@@ -72,7 +72,7 @@ class ToolCommands:
         server, tool = _server_and_tool(command, "deny")
         await self._policy.deny(owner, server, tool)
         await respond(
-            text=f"Denied {server}__{tool}",
+            text=escape(f"Denied {server}__{tool}"),
             response_type="ephemeral",
             blocks=[_section(f":no_entry: {code(server + '__' + tool)} is denied; it cannot be called.")],
         )
@@ -113,10 +113,10 @@ class ToolCommands:
         try:
             await self._policy.allow(owner, server, tool, confirmed=True, pin_shown=pin)
         except PlugboardError as exc:
-            await reply.send(str(exc), [_section(f":x: {escape(str(exc))}")])
+            await reply.send(escape(str(exc)), [_section(f":x: {escape(str(exc))}")])
             return
         await reply.send(
-            f"Allowed {server}__{tool}",
+            escape(f"Allowed {server}__{tool}"),
             [_section(f":white_check_mark: {code(server + '__' + tool)} is allowed (you confirmed).")],
         )
 
@@ -134,7 +134,7 @@ class ToolCommands:
         try:
             decided, skipped = await self._policy.decide_held(owner, server_id, shown, approve=approve)
         except PlugboardError as exc:
-            await reply.send(str(exc), [_section(f":x: {escape(str(exc))}")])
+            await reply.send(escape(str(exc)), [_section(f":x: {escape(str(exc))}")])
             return
         verb = "approved" if approve else "kept disabled"
         lines = [f"Tools {verb}: {', '.join(code(n) for n in decided) or 'none'}"]

@@ -13,6 +13,8 @@ from starlette.routing import Route
 from app.services.oauth_flows import OAuthFlows, SignInError
 
 COOKIE = "plugboard_signin"
+# Over https the cookie gets the `__Host-` prefix: Secure, no Domain, path `/`, so no other host can set it.
+SECURE_COOKIE = "__Host-plugboard_signin"
 FINISH_WAIT_SECONDS = 20.0
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -34,10 +36,12 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def oauth_routes(flows: OAuthFlows, *, secure_cookie: bool) -> list[Route]:
+    cookie, cookie_path = (SECURE_COOKIE, "/") if secure_cookie else (COOKIE, "/oauth")
+
     async def start(request: Request) -> Response:
         state = request.query_params.get("state", "")
         try:
-            pending = flows.opened(state, request.cookies.get(COOKIE))
+            pending = flows.opened(state, request.cookies.get(cookie))
         except SignInError as exc:
             return _page("Sign-in link not valid", f"<p>{html.escape(str(exc))}</p>", status=400)
         host = urlsplit(pending.authorization_url).hostname or "the authorization server"
@@ -50,7 +54,13 @@ def oauth_routes(flows: OAuthFlows, *, secure_cookie: bool) -> list[Route]:
         )
         response = _page(f"Connect {pending.server_name}", body)
         response.set_cookie(
-            COOKIE, pending.browser_key, max_age=600, path="/oauth", httponly=True, samesite="lax", secure=secure_cookie
+            cookie,
+            pending.browser_key,
+            max_age=600,
+            path=cookie_path,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookie,
         )
         return response
 
@@ -59,7 +69,7 @@ def oauth_routes(flows: OAuthFlows, *, secure_cookie: bool) -> list[Route]:
         try:
             pending = flows.complete(
                 params.get("state", ""),
-                request.cookies.get(COOKIE),
+                request.cookies.get(cookie),
                 code=params.get("code"),
                 iss=params.get("iss"),
                 error=params.get("error"),
@@ -84,7 +94,7 @@ def oauth_routes(flows: OAuthFlows, *, secure_cookie: bool) -> list[Route]:
             f"<p><b>{html.escape(pending.server_name)}</b> is connected. You can close this tab and go back to "
             f"Slack.</p>{note}",
         )
-        response.delete_cookie(COOKIE, path="/oauth")
+        response.delete_cookie(cookie, path=cookie_path, secure=secure_cookie, httponly=True, samesite="lax")
         return response
 
     return [Route("/oauth/start", start, methods=["GET"]), Route("/oauth/callback", callback, methods=["GET"])]

@@ -30,7 +30,8 @@ async def test_server_added_through_the_modal_is_ready_with_tools_after_confirm(
     assert "s3cret-value" not in json.dumps(confirmation)
     assert "runs a program on the Plugboard host" in shown
     assert "Runs in a sandbox" in shown
-    assert harness.app.sessions.is_live("x") is False and not harness.app.tools.tools(Owner(team_id="T0TEST", user_id="U0TEST"))
+    assert harness.app.sessions.is_live("x") is False
+    assert not harness.app.tools.tools(Owner(team_id="T0TEST", user_id="U0TEST"))
 
     await alice.click(confirmation, "change_confirm")
     starting = await alice.reply()

@@ -139,7 +139,8 @@ async def test_an_invalid_edit_gets_a_dm_with_the_exact_error_and_the_running_co
     await anyio.to_thread.run_sync(local_file(harness).write_text, broken)
 
     refusal = text_of(await dm_saying(harness, REFUSED, after=mark))
-    assert problem_text(caught.value) in refusal.replace("&lt;", "<").replace("&gt;", ">"), refusal
+    exact = f"was not applied: {problem_text(caught.value)}"
+    assert exact in refusal.replace("&lt;", "<").replace("&gt;", ">"), refusal
     assert "keep running as they were" in refusal
     assert pids_of("i-keep") == running and await servers_table(harness) == before
     assert local_file(harness).read_text() == broken  # left for the owner to fix

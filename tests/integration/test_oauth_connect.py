@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from starlette.types import ASGIApp
@@ -20,6 +21,7 @@ from tests.support.canary import running_canary
 from tests.support.connectors import (
     PUBLIC_URL,
     Browser,
+    app_logs,
     button_url,
     connect_and_confirm,
     everything_sent,
@@ -86,6 +88,11 @@ async def start_oauth_connect(setup: OAuthSetup, alice: SlackUser, name: str = "
 
 
 async def test_oauth_sign_in_through_the_browser_connects_the_server_and_its_tools_work(tmp_path: Path) -> None:
+    with app_logs() as logged:
+        await _sign_in_connect_use_and_remove(tmp_path, logged)
+
+
+async def _sign_in_connect_use_and_remove(tmp_path: Path, logged: list[str]) -> None:
     async with oauth_setup(tmp_path) as setup:
         harness, authority = setup.harness, setup.authority
         alice = harness.user()
@@ -124,8 +131,13 @@ async def test_oauth_sign_in_through_the_browser_connects_the_server_and_its_too
         assert remote_mirror(harness) == {
             "mcpServers": {"secured": {"type": "http", "url": setup.mcp_url, "auth": {"type": "oauth", "scopes": []}}}
         }
-        for token in [*authority.access_tokens, *authority.refresh_tokens]:
-            assert token not in sent
+        stored = b"".join(p.read_bytes() for p in harness.data_dir.rglob("*") if p.is_file())
+        assert any(line.startswith("app.") for line in logged)  # the capture does see the app's own logs
+        # (The state is in the Connect link on purpose: it is single-use and bound to the first browser.)
+        for secret in [*authority.access_tokens, *authority.refresh_tokens, params["code"]]:
+            assert secret not in sent
+            assert not [line for line in logged if secret in line]
+            assert secret.encode() not in stored
         assert await credential_rows(harness) == 1
 
         await alice.command("remove secured")
@@ -218,7 +230,7 @@ async def test_hostile_or_stale_callbacks_are_refused_with_a_clear_page_and_neve
         link = await start_oauth_connect(setup, alice)
         async with Browser(harness) as browser, Browser(harness) as eve:
             for path in ("/oauth/callback?code=stolen", "/oauth/callback?code=stolen&state=not-a-real-state"):
-                page = await browser.app.get(path)
+                page = await browser.get(path)
                 assert page.status_code == 400 and "no longer valid" in page.text, page.text
                 assert page.headers["cache-control"] == "no-store"
             # ... a callback from a browser that never opened the start page (no cookie) is refused, and it
@@ -399,3 +411,24 @@ async def test_after_a_restart_a_stored_access_token_past_its_expiry_is_refreshe
             assert status.state == "ready", status
             assert authority.grants["refresh_token"] == 1  # refreshed up front, not after a refusal
             assert "after restart" in await call_echo(restarted.user(), "after restart")
+
+
+@pytest.mark.parametrize("iss", ["http://evil.example", None])
+async def test_a_callback_whose_issuer_does_not_match_is_refused_before_the_code_is_redeemed(
+    tmp_path: Path, iss: str | None
+) -> None:
+    async with oauth_setup(tmp_path) as setup:
+        harness = setup.harness
+        alice = harness.user()
+        link = await start_oauth_connect(setup, alice)
+        mark = harness.slack.mark()
+        async with Browser(harness) as browser:
+            callback_url = await browser.authorize(await browser.open_start(button_url(link, "oauth_sign_in_link")))
+            params = query(callback_url)
+            tampered = {k: v for k, v in params.items() if k != "iss"} | ({"iss": iss} if iss else {})
+            page = await browser.callback(f"{PUBLIC_URL}/oauth/callback?{urlencode(tampered)}")
+        assert page.status_code == 400 and "iss mismatch" in page.text, page.text
+        assert "evil.example" not in page.text
+        failure = await wait_dm(harness, lambda t: "Could not connect `secured`" in t, after=mark)
+        assert "iss mismatch" in text_of(failure) and "evil.example" not in text_of(failure)
+        assert setup.authority.code_redemptions == 0

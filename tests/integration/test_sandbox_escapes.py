@@ -20,6 +20,7 @@ from tests.support.flows import (
     add_ready_server,
     allow_with_confirmation,
     call,
+    descendant_pids,
     live_descendants,
     live_processes,
     result_text,
@@ -61,6 +62,29 @@ async def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         monkeypatch.setenv(name, value)  # in the app's own environment, as in production
     async with Harness.running(tmp_path / "data", policy=POLICY) as running:
         yield running
+
+
+def in_a_plugboard_memory_cgroup(marker: str) -> bool:
+    """Whether the processes running `marker` sit in a memory cgroup Plugboard made (v1 or v2)."""
+    found = []
+    for pid in descendant_pids(marker):
+        try:
+            with open(f"/proc/{pid}/cgroup") as handle:
+                groups = handle.read()
+        except OSError:
+            continue
+        found.append(bool(re.search(r"^(\d+:([^:]*,)?memory(,[^:]*)?|0:):.*/plugboard/", groups, re.M)))
+    return bool(found) and all(found)
+
+
+def proportional_memory(pid: int) -> int:
+    """Bytes of RAM a process holds, shared pages split between their sharers (Pss), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+    except OSError:
+        return 0
+    return int(fields["Pss"].split()[0]) * 1024
 
 
 async def alice_with_escape_server(harness: Harness) -> SlackUser:
@@ -105,6 +129,25 @@ async def test_a_sandboxed_server_sees_a_cleared_environment_without_any_app_sec
     dumped = json.dumps(env)
     assert not any(secret in dumped for secret in APP_SECRETS.values())
     assert "test-signing-secret" not in dumped and "xoxb-" not in dumped
+
+
+async def test_a_sandboxed_server_runs_without_capabilities_in_its_own_pid_namespace_and_cannot_lift_its_limits(
+    harness: Harness,
+) -> None:
+    alice = await alice_with_escape_server(harness)
+
+    status = result_text(await call(alice, "escape", "read_file", {"path": "/proc/self/status"}))
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    for capability in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(fields[capability].strip(), 16) == 0, (capability, fields[capability])
+    assert fields["NoNewPrivs"].strip() == "1"
+    whoami = json.loads(result_text(await call(alice, "escape", "whoami")))
+    assert whoami["pid"] < 10, whoami  # numbered inside its own PID namespace
+    assert "bwrap" in result_text(await call(alice, "escape", "read_file", {"path": "/proc/1/cmdline"}))
+    lifted = json.loads(result_text(await call(alice, "escape", "raise_limits")))
+    assert all(outcome.startswith("error:") for outcome in lifted.values()), lifted  # even as uid 0 inside
+    answer = await call(alice, "escape", "read_file", {"path": "/sys/fs/cgroup/pids/cgroup.procs"})
+    assert result_text(answer).startswith("error: FileNotFoundError")  # no way to leave its cgroups
 
 
 async def test_writes_outside_the_private_home_fail_and_nothing_reaches_the_host(
@@ -181,19 +224,41 @@ async def test_a_fork_bomb_hits_the_process_limit_while_another_owners_server_ke
     assert "hello" in await call(bob, "tiny", "echo", {"message": "hello"})
 
 
-async def test_a_memory_hog_gets_a_memory_error_at_the_limit_while_another_owners_server_keeps_answering(
+async def test_a_memory_hog_is_stopped_at_the_limit_while_another_owners_server_keeps_answering(
     harness: Harness,
 ) -> None:
     alice = await alice_with_escape_server(harness)
     bob = harness.user(BOB_ID)
     await add_ready_server(bob, "tiny", TINY)
+    escape_id = (await harness.app.servers.get(ALICE, "escape")).record.id
 
-    answer = result_text(await call(alice, "escape", "allocate", {"mb": 4 * MEMORY_MB}))
+    answer = await call(alice, "escape", "allocate", {"mb": 4 * MEMORY_MB})
 
-    assert answer.startswith("MemoryError after"), answer
-    assert int(answer.split()[2]) < MEMORY_MB, answer
-    assert "42" in await call(bob, "tiny", "add", {"a": 40, "b": 2})  # while the hog holds what it got
+    if "MemoryError after" in answer:  # no memory cgroup here: the address-space limit stopped it
+        assert int(result_text(answer).split()[2]) < MEMORY_MB, answer
+    else:  # the memory cgroup's OOM killer stopped the hog (and only it) at the limit
+        assert "`escape__allocate` failed" in answer, answer
+    assert "42" in await call(bob, "tiny", "add", {"a": 40, "b": 2})
+    await wait_until(
+        lambda: harness.app.sessions.status(escape_id).state == "ready", timeout=20, what="the hog's server back"
+    )
     assert result_text(await call(alice, "escape", "allocate", {"mb": 1})) == "allocated 1 MiB"
+
+
+async def test_a_memory_hog_that_forks_cannot_hold_more_than_the_limit_in_total(harness: Harness) -> None:
+    alice = await alice_with_escape_server(harness)
+    if not in_a_plugboard_memory_cgroup("escape_server.py"):
+        pytest.skip("no writable memory cgroup on this host: only the per-process address space is limited")
+    bob = harness.user(BOB_ID)
+    await add_ready_server(bob, "tiny", TINY)
+    children, each = 6, MEMORY_MB // 3  # 2x the limit in total, each child well under it
+
+    answer = result_text(await call(alice, "escape", "allocate_in_children", {"children": children, "mb": each}))
+
+    assert not answer.startswith(f"{children} held"), answer  # RLIMIT_AS alone would let all six hold theirs
+    held = sum(proportional_memory(pid) for pid in descendant_pids("escape_server.py"))
+    assert held < MEMORY_MB * 1024 * 1024, (held, answer)  # measured from outside: the whole tree fits
+    assert "42" in await call(bob, "tiny", "add", {"a": 40, "b": 2})
 
 
 async def test_a_giant_file_stops_at_the_file_size_limit_and_the_server_survives(harness: Harness) -> None:
@@ -227,3 +292,22 @@ async def test_an_offline_server_cannot_reach_the_network_while_a_default_one_ca
         assert canary.untouched
         assert result_text(await call(alice, "online", "connect", target)) == "connected"
         assert canary.connections == 1
+
+
+async def test_a_symlink_planted_in_the_home_cannot_carry_the_working_directory_outside_it(
+    harness: Harness, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    alice = await alice_with_escape_server(harness)
+    linked = result_text(await call(alice, "escape", "symlink", {"target": str(victim), "path": "/home/plugboard/ln"}))
+    assert linked == "linked"
+
+    view = await alice.open_modal("edit escape")
+    await alice.submit(view, {"command": PYTHON, "args": ESCAPE["args"][0], "env": None, "cwd": "ln/planted"})
+    confirmation = await alice.reply()
+    await alice.click(confirmation, "change_confirm")
+    report = text_of(await alice.reply(lambda m: "*Done*" in text_of(m)))
+
+    assert "leads outside the server's private home" in report, report
+    assert list(victim.iterdir()) == []  # nothing was created through the link on the host

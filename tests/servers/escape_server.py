@@ -3,8 +3,10 @@
 Every tool reports what happened as text instead of raising, so a test can assert on the outcome:
 - ``read_file{path}`` -> the file's first 4000 characters, or ``"error: <ExceptionName>: <message>"``
 - ``write_file{path, text}`` -> ``"wrote <n> bytes"`` or ``"error: ..."`` (its name is on the default denylist)
+- ``symlink{target, path}`` -> ``"linked"`` or ``"error: ..."``
 - ``env{}`` -> ``json.dumps(dict(os.environ))``
 - ``whoami{}`` -> JSON ``{"pid", "uid", "home", "cwd"}``
+- ``raise_limits{}`` -> JSON of each resource limit -> ``"raised"`` or ``"error: ..."`` after trying to lift it
 - ``spawn_daemon{}`` -> double-forks a ``setsid`` daemon that writes its pid to ``$HOME/daemon.pid`` and runs
   forever; returns the daemon's token, which is also in its command line (``--daemon <token>``)
 - ``fork_bomb{}`` -> a child that forks blocked children until ``fork`` fails (or 2000 succeed) and keeps them
@@ -12,6 +14,8 @@ Every tool reports what happened as text instead of raising, so a test can asser
 - ``allocate{mb}`` -> allocates and touches memory in 1 MiB pieces, keeping it; returns
   ``"allocated <n> MiB"`` or ``"MemoryError after <n> MiB"`` (a few MiB are released so the server can answer)
 - ``connect{host, port}`` -> ``"connected"`` or ``"error: ..."`` (a plain TCP connect, 3 s timeout)
+- ``allocate_in_children{children, mb}`` -> forks children that each allocate ``mb`` MiB and keep it; returns
+  ``"<n> held, <n> MemoryError, <n> killed"``
 - ``big_file{mb}`` -> writes ``$HOME/big.bin`` in 1 MiB pieces; returns ``"wrote <n> MiB"`` or
   ``"stopped after <n> MiB: <ExceptionName>: <message>"``
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -59,6 +64,16 @@ def write_file(path: str, text: str = "escaped") -> str:
 
 
 @server.tool(structured_output=False)
+def symlink(target: str, path: str) -> str:
+    """Create a symbolic link at `path` pointing to `target`."""
+    try:
+        os.symlink(target, path)
+        return "linked"
+    except OSError as exc:
+        return _error(exc)
+
+
+@server.tool(structured_output=False)
 def env() -> str:
     """Return this process's environment as a JSON object."""
     return json.dumps(dict(os.environ), sort_keys=True)
@@ -76,6 +91,20 @@ def _daemon(token: str) -> None:
         handle.write(f"{os.getpid()} {token}")
     while True:
         signal.pause()
+
+
+@server.tool(structured_output=False)
+def raise_limits() -> str:
+    """Try to lift every resource limit to unlimited; JSON of limit name -> "raised" or the error."""
+    outcome = {}
+    for name in ("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE"):
+        which = getattr(resource, name)
+        try:
+            resource.setrlimit(which, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            outcome[name] = "raised"
+        except (OSError, ValueError) as exc:
+            outcome[name] = _error(exc)
+    return json.dumps(outcome)
 
 
 @server.tool(structured_output=False)
@@ -147,6 +176,29 @@ def connect(host: str, port: int) -> str:
             return "connected"
     except OSError as exc:
         return _error(exc)
+
+
+@server.tool(structured_output=False)
+def allocate_in_children(children: int, mb: int) -> str:
+    """Fork `children` processes that each allocate (and touch) `mb` MiB and keep it."""
+    read_end, write_end = os.pipe()
+    for _ in range(children):
+        if os.fork() == 0:
+            os.close(read_end)
+            try:
+                held = bytearray(b"\x01") * (mb * MIB)
+                os.write(write_end, b"+")
+            except MemoryError:
+                held = bytearray()
+                os.write(write_end, b"-")
+            os.close(write_end)
+            while held is not None:
+                signal.pause()
+    os.close(write_end)
+    reports = b""
+    with os.fdopen(read_end, "rb") as reader:  # EOF once every child reported or was killed
+        reports = reader.read()
+    return f"{reports.count(b'+')} held, {reports.count(b'-')} MemoryError, {children - len(reports)} killed"
 
 
 @server.tool(structured_output=False)

@@ -10,13 +10,16 @@ Tools:
   bidi characters and Slack mrkdwn (``<!channel>``, a disguised link)
 - ``big_result{chars}`` -> ``"A" * chars`` followed by ``"<END>"``
 - ``nasty_result{}`` -> text with Slack mrkdwn, control, escape, zero-width and bidi characters
-- ``nasty_error{}`` -> a tool error whose message carries Slack mrkdwn and control characters
+- ``nasty_error{}`` -> a tool error (``isError``) whose message carries Slack mrkdwn and control characters
+- ``nasty_protocol_error{}`` -> a JSON-RPC error with the same message followed by 100 KB of ``x``
 - ``bad name!`` -> a tool whose name an LLM cannot call (must be skipped)
 """
 
 from __future__ import annotations
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp_types import ToolAnnotations
 
 HOSTILE = "<!channel> <https://evil.example|click here> \x1b[31mred\x1b[0m bell\x07 zero\u200bwidth bidi\u202eevil"
@@ -57,7 +60,11 @@ def nasty_result() -> str:
 
 
 def nasty_error() -> str:
-    raise ValueError(f"failed: {HOSTILE}")
+    raise ToolError(f"failed: {HOSTILE}")
+
+
+def nasty_protocol_error() -> str:
+    raise MCPError(code=-32000, message=f"failed: {HOSTILE} " + "x" * 100_000)
 
 
 def bad_name() -> str:
@@ -77,6 +84,9 @@ server.add_tool(poisoned, description=POISON, structured_output=False)
 server.add_tool(big_result, description="Return a long text.", structured_output=False)
 server.add_tool(nasty_result, description="Return hostile text.", structured_output=False)
 server.add_tool(nasty_error, description="Fail with hostile text.", structured_output=False)
+server.add_tool(
+    nasty_protocol_error, description="Fail at the protocol level with hostile text.", structured_output=False
+)
 server.add_tool(bad_name, name="bad name!", description="An invalid name.", structured_output=False)
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import html
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -126,6 +129,58 @@ def everything_sent(harness: Harness) -> str:
     return "\n".join(repr(c.params) for c in harness.slack.calls)
 
 
+# True while the test's browser itself runs: its HTTP client logs the URLs it visits (codes included), which
+# says nothing about what the app logs. The app's side of each request is run with this reset to False.
+_IN_BROWSER: contextvars.ContextVar[bool] = contextvars.ContextVar("in_browser", default=False)
+
+
+class _AppLogs(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _IN_BROWSER.get():
+            self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def app_logs() -> Iterator[list[str]]:
+    """Every log line (DEBUG and up, with tracebacks) emitted while the block runs, except the test browser's."""
+    handler = _AppLogs()
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler.lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+class _AppSide(httpx2.AsyncBaseTransport):
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        token = _IN_BROWSER.set(False)
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            _IN_BROWSER.reset(token)
+
+
+@contextlib.contextmanager
+def _browsing() -> Iterator[None]:
+    token = _IN_BROWSER.set(True)
+    try:
+        yield
+    finally:
+        _IN_BROWSER.reset(token)
+
+
 @dataclass
 class SignInResult:
     callback: httpx2.Response
@@ -141,7 +196,8 @@ class Browser:
     web: httpx2.AsyncClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.app = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.harness.app.asgi), base_url=PUBLIC_URL)
+        app_side = _AppSide(httpx2.ASGITransport(app=self.harness.app.asgi))
+        self.app = httpx2.AsyncClient(transport=app_side, base_url=PUBLIC_URL)
         self.web = httpx2.AsyncClient(follow_redirects=False, trust_env=False, timeout=10)
 
     async def __aenter__(self) -> Browser:
@@ -153,13 +209,15 @@ class Browser:
 
     async def open_start(self, start_url: str) -> httpx2.Response:
         assert start_url.startswith(f"{PUBLIC_URL}/oauth/start?"), start_url
-        return await self.app.get(start_url.removeprefix(PUBLIC_URL))
+        with _browsing():
+            return await self.app.get(start_url.removeprefix(PUBLIC_URL))
 
     async def authorize(self, start_page: httpx2.Response) -> str:
         """Click Continue on the start page and follow the authorization server's redirects to our callback."""
         url = continue_link(start_page)
         for _ in range(5):
-            response = await self.web.get(url)
+            with _browsing():
+                response = await self.web.get(url)
             assert response.status_code in (302, 303, 307), (response.status_code, response.text[:500])
             url = response.headers["location"]
             if url.startswith(PUBLIC_URL):
@@ -167,7 +225,13 @@ class Browser:
         raise AssertionError("the authorization server never redirected back to Plugboard")
 
     async def callback(self, callback_url: str) -> httpx2.Response:
-        return await self.app.get(callback_url.removeprefix(PUBLIC_URL))
+        with _browsing():
+            return await self.app.get(callback_url.removeprefix(PUBLIC_URL))
+
+    async def get(self, path: str) -> httpx2.Response:
+        """A request to the app typed into the address bar (hostile callbacks)."""
+        with _browsing():
+            return await self.app.get(path)
 
     async def sign_in(self, start_url: str) -> SignInResult:
         start = await self.open_start(start_url)

@@ -82,8 +82,8 @@ def live_processes(marker: str) -> list[int]:
     return [pid for pid, (_, state, cmdline) in _processes().items() if state != "Z" and marker in cmdline]
 
 
-def live_descendants() -> list[str]:
-    """Command lines of the live descendants of this test process."""
+def descendant_pids(marker: str = "") -> list[int]:
+    """Live descendants of this test process whose command line contains `marker`."""
     table = _processes()
     found: list[int] = []
     frontier = [os.getpid()]
@@ -92,7 +92,13 @@ def live_descendants() -> list[str]:
         children = [pid for pid, (ppid, _, _) in table.items() if ppid == parent and pid not in found]
         found += children
         frontier += children
-    return [table[pid][2] for pid in found if table[pid][1] != "Z"]
+    return [pid for pid in found if table[pid][1] != "Z" and marker in table[pid][2]]
+
+
+def live_descendants() -> list[str]:
+    """Command lines of the live descendants of this test process."""
+    table = _processes()
+    return [table[pid][2] for pid in descendant_pids() if pid in table]
 
 
 async def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:

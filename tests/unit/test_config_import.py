@@ -152,6 +152,12 @@ def test_our_own_download_reads_back_disabled_offline_and_cwd() -> None:
         ('{"mcpServers": {"a": {"command": "x", "env": {"LD_PRELOAD": "/tmp/x.so"}}}}', "LD_PRELOAD"),
         ('{"servers": {}, "inputs": [{"id": "a"}, {"id": "a"}]}', "appears twice"),
         ('{"servers": {}, "inputs": [{"id": "a", "secret": true}]}', "unknown field `secret`"),
+        ('{"mcpServers": {"a": {"command": "x", "args": [' + "9" * 100_000 + "]}}}", "number that is too long"),
+        ('{"mcpServers": {"a": {"command": "x", "args": ["a\\u0000b"]}}}', "NUL byte"),
+        ('{"mcpServers": {"a": {"command": "x", "args": ' + json.dumps(["a"] * 65) + "}}}", "At most 64 arguments"),
+        ('{"mcpServers": {"a": {"command": "x", "cwd": "../../.."}}}', "`..`"),
+        ('{"mcpServers": {"git\\u200bhub": {"command": "x"}}}', "Server name"),
+        ('{"mcpServers": {"a": {"command": "' + "x" * 300 + '"}}}', "longer than 256 bytes"),
     ],
     ids=[
         "not-json",
@@ -171,6 +177,12 @@ def test_our_own_download_reads_back_disabled_offline_and_cwd() -> None:
         "dangerous-env",
         "dup-input",
         "input-unknown",
+        "huge-int",
+        "nul-in-arg",
+        "too-many-args",
+        "cwd-escape",
+        "zero-width-name",
+        "long-command",
     ],
 )
 def test_hostile_or_unknown_content_is_refused_with_a_specific_reason(text: str, expected: str) -> None:

@@ -76,3 +76,15 @@ def test_the_upload_and_secrets_modals_are_valid_views() -> None:
         ids.ENTER_SECRETS
     )
     assert view_problems(secrets_modal(review.plan.inputs, {"batch": "b", "response_url": ""})) == []
+
+
+def test_text_from_the_file_cannot_ping_or_link_in_the_review() -> None:
+    review = review_of(
+        {
+            "inputs": [{"id": "tok", "description": "<!channel> <https://evil.example|click me>"}],
+            "servers": {"s": {"command": "npx", "args": ["<!here>"], "env": {"T": "${input:tok}"}}},
+        }
+    )
+    shown = json.dumps(review_blocks(review))
+    assert "<!channel>" not in shown and "<!here>" not in shown and "<https://evil" not in shown
+    assert "&lt;!channel&gt;" in shown

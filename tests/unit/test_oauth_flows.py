@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from mcp.client.auth import OAuthFlowError
 
@@ -118,3 +120,44 @@ async def test_an_abandoned_sign_in_tells_its_waiters_why() -> None:
         await flows.wait_for_code(pending)
     with pytest.raises(SignInError):
         flows.opened("STATE123", None)
+
+
+async def test_over_https_the_start_page_sets_a_host_prefixed_secure_cookie_and_the_callback_needs_it() -> None:
+    import httpx2
+    from starlette.applications import Starlette
+
+    from app.web.oauth_pages import oauth_routes
+
+    flows, _ = flows_with_clock()
+    pending = await started(flows)
+    app = Starlette(routes=oauth_routes(flows, secure_cookie=True))
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="https://plugboard.example.com"
+    ) as browser:
+        start = await browser.get("/oauth/start?state=STATE123")
+        assert start.status_code == 200
+        cookie = start.headers["set-cookie"]
+        assert cookie.startswith(f"__Host-plugboard_signin={pending.browser_key};")
+        for attribute in ("HttpOnly", "Path=/;", "SameSite=lax", "Secure"):
+            assert attribute in cookie, cookie
+        assert "Domain" not in cookie
+        assert start.headers["referrer-policy"] == "no-referrer"  # the start URL carries the state
+        assert "frame-ancestors 'none'" in start.headers["content-security-policy"]
+
+        async def connector_task() -> str:  # what ConnectorService does: redeem the code, then say it is done
+            code = (await flows.wait_for_code(pending)).code
+            pending.finished.set_result(None)
+            return code
+
+        redeemed = asyncio.ensure_future(connector_task())
+        callback = await browser.get("/oauth/callback?state=STATE123&code=abc")
+    assert callback.status_code == 200 and "is connected" in callback.text, callback.text
+    assert await redeemed == "abc"
+
+
+async def test_a_cookie_with_non_ascii_characters_is_just_a_wrong_cookie() -> None:
+    flows, _ = flows_with_clock()
+    await started(flows)
+    flows.opened("STATE123", None)
+    with pytest.raises(SignInError, match="different browser"):
+        flows.complete("STATE123", "ключ", code="abc", iss=None, error=None)

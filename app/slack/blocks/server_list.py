@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.remote_config import OAuthAuth, RemoteServerConfig
+from app.domain.server import ServerRecord
 from app.domain.server_config import summary
 from app.services.server_service import ServerOverview
 from app.slack import ids
@@ -23,6 +25,10 @@ def _option(label: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": label}, "value": value}
 
 
+def _signs_in(record: ServerRecord) -> bool:
+    return isinstance(record.config, RemoteServerConfig) and isinstance(record.config.auth, OAuthAuth)
+
+
 def server_row(item: ServerOverview) -> dict[str, Any]:
     record, status = item.record, item.status
     icon = _STATE_ICON.get(status.state, ":white_circle:")
@@ -36,7 +42,12 @@ def server_row(item: ServerOverview) -> dict[str, Any]:
         "accessory": {
             "type": "overflow",
             "action_id": ids.SERVER_MENU,
-            "options": [_option("Edit", f"edit:{record.id}"), toggle, _option("Remove", f"remove:{record.id}")],
+            "options": [
+                _option("Edit", f"edit:{record.id}"),
+                toggle,
+                *([_option("Reconnect", f"reconnect:{record.id}")] if _signs_in(record) else []),
+                _option("Remove", f"remove:{record.id}"),
+            ],
         },
     }
 

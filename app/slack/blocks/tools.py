@@ -59,7 +59,8 @@ def outcome_blocks(exposed_name: str, outcome: ToolOutcome) -> list[dict[str, An
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
     blocks += [
         {"type": "section", "text": {"type": "mrkdwn", "text": "```" + p + "```"}}
-        for p in escaped_chunks(outcome.text, 2800)
+        # A backtick in the result could close the code block and let the rest render as mrkdwn.
+        for p in escaped_chunks(outcome.text.replace("`", "ˋ"), 2800)
     ][:40]
     if outcome.truncated_chars:
         blocks.append(
