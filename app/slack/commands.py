@@ -11,7 +11,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.errors import PlugboardError
-from app.domain.owner import Owner
 from app.domain.remote_config import RemoteServerConfig
 from app.domain.server_map import parse_server_map
 from app.services.server_service import ServerService
@@ -21,7 +20,7 @@ from app.slack.blocks.help import help_blocks, help_text
 from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks, server_list_blocks
 from app.slack.blocks.tools import outcome_blocks, tools_blocks
-from app.slack.command_line import McpCommand, parse_command
+from app.slack.command_line import CommandRequest, McpCommand, parse_command
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
 from app.slack.download import ConfigDownload
@@ -33,7 +32,7 @@ from app.slack.upload import UploadFlow
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[McpCommand, Owner, dict[str, Any], AsyncAck, AsyncRespond, AsyncWebClient], Awaitable[None]]
+Handler = Callable[[CommandRequest], Awaitable[None]]
 
 
 def _text_blocks(text: str) -> list[dict[str, Any]]:
@@ -85,134 +84,72 @@ class McpCommands:
             await ack(text=help_text(), blocks=help_blocks(intro), response_type="ephemeral")
             return
         try:
-            await handler(command, owner, body, ack, respond, client)
+            await handler(CommandRequest(command, owner, body, ack, respond, client))
         except PlugboardError as exc:
             await _answer(ack, respond, f":x: {escape(str(exc))}")
 
-    async def _help(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack(text=help_text(), blocks=help_blocks(), response_type="ephemeral")
+    async def _help(self, req: CommandRequest) -> None:
+        await req.ack(text=help_text(), blocks=help_blocks(), response_type="ephemeral")
 
-    async def _list(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        items = await self._servers.overview(owner)
-        await respond(
+    async def _list(self, req: CommandRequest) -> None:
+        await req.ack()
+        items = await self._servers.overview(req.owner)
+        await req.respond(
             text=f"You have {len(items)} MCP server(s).", blocks=server_list_blocks(items), response_type="ephemeral"
         )
 
-    async def _add(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        metadata = {"response_url": body.get("response_url", "")}
-        await client.views_open(trigger_id=body["trigger_id"], view=build_server_modal(metadata=metadata))
+    async def _add(self, req: CommandRequest) -> None:
+        await req.ack()
+        metadata = {"response_url": req.body.get("response_url", "")}
+        await req.client.views_open(trigger_id=req.body["trigger_id"], view=build_server_modal(metadata=metadata))
 
-    async def _add_json(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        configs = parse_server_map(command.rest)  # pure and fast: errors go straight back in the ack
-        await ack()
-        proposed = [await self._servers.propose_add(owner, name, config) for name, config in configs.items()]
+    async def _add_json(self, req: CommandRequest) -> None:
+        configs = parse_server_map(req.command.rest)  # pure and fast: errors go straight back in the ack
+        await req.ack()
+        proposed = [await self._servers.propose_add(req.owner, name, config) for name, config in configs.items()]
         changes = [(change, self._servers.conditions(change.config)) for change in proposed]
-        await respond(text=confirmation_text(changes), blocks=confirmation_blocks(changes), response_type="ephemeral")
+        await req.respond(
+            text=confirmation_text(changes), blocks=confirmation_blocks(changes), response_type="ephemeral"
+        )
 
-    async def _edit(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        name = _one_name(command, "edit")
-        await ack()
-        item = await self._servers.get(owner, name)
+    async def _edit(self, req: CommandRequest) -> None:
+        name = _one_name(req.command, "edit")
+        await req.ack()
+        item = await self._servers.get(req.owner, name)
         if isinstance(item.record.config, RemoteServerConfig):
             await self._connect.open_edit(
-                client,
-                body["trigger_id"],
-                body.get("response_url", ""),
+                req.client,
+                req.body["trigger_id"],
+                req.body.get("response_url", ""),
                 item.record.id,
                 item.record.name,
                 item.record.config,
             )
             return
-        metadata = {"server_id": item.record.id, "response_url": body.get("response_url", "")}
+        metadata = {"server_id": item.record.id, "response_url": req.body.get("response_url", "")}
         view = build_server_modal(metadata=metadata, name=item.record.name, config=local_only(item.record.config))
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+        await req.client.views_open(trigger_id=req.body["trigger_id"], view=view)
 
-    async def _remove(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        name = _one_name(command, "remove")
-        await ack()
-        item = await self._servers.get(owner, name)
-        await respond(text=f"Remove {name}?", blocks=remove_prompt_blocks(item), response_type="ephemeral")
+    async def _remove(self, req: CommandRequest) -> None:
+        name = _one_name(req.command, "remove")
+        await req.ack()
+        item = await self._servers.get(req.owner, name)
+        await req.respond(text=f"Remove {name}?", blocks=remove_prompt_blocks(item), response_type="ephemeral")
 
-    async def _enable(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        name = _one_name(command, "enable")
-        await ack()
-        item = await self._servers.get(owner, name)
-        record = await self._servers.set_enabled(owner, item.record.id, True)
-        reply = Reply(client, owner, body.get("response_url"))
+    async def _enable(self, req: CommandRequest) -> None:
+        name = _one_name(req.command, "enable")
+        await req.ack()
+        item = await self._servers.get(req.owner, name)
+        record = await self._servers.set_enabled(req.owner, item.record.id, True)
+        reply = Reply(req.client, req.owner, req.body.get("response_url"))
         await self._confirm.report(reply, [record], [], title=f"Enabled {name}")
 
-    async def _disable(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        name = _one_name(command, "disable")
-        await ack()
-        item = await self._servers.get(owner, name)
-        await self._servers.set_enabled(owner, item.record.id, False)
-        await respond(
+    async def _disable(self, req: CommandRequest) -> None:
+        name = _one_name(req.command, "disable")
+        await req.ack()
+        item = await self._servers.get(req.owner, name)
+        await self._servers.set_enabled(req.owner, item.record.id, False)
+        await req.respond(
             text=f"Disabled {name}.",
             blocks=_text_blocks(
                 f"{code(name)} is disabled and its process stopped. `/mcp enable {escape(name)}` starts it again."
@@ -220,114 +157,60 @@ class McpCommands:
             response_type="ephemeral",
         )
 
-    async def _list_tools(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        if command.words:
-            name = command.words[0]
-            tools = await self._tools.tools_of(owner, name)
-            overview = await self._servers.get(owner, name)
+    async def _list_tools(self, req: CommandRequest) -> None:
+        await req.ack()
+        if req.command.words:
+            name = req.command.words[0]
+            tools = await self._tools.tools_of(req.owner, name)
+            overview = await self._servers.get(req.owner, name)
             empty = f"{code(name)} has no tools right now ({escape(overview.status.label())})."
         else:
-            tools = self._tools.all_tools(owner)
+            tools = self._tools.all_tools(req.owner)
             empty = "None of your servers is offering tools right now. See `/mcp list`."
-        await respond(text=f"{len(tools)} tool(s)", blocks=tools_blocks(tools, empty=empty), response_type="ephemeral")
+        await req.respond(
+            text=f"{len(tools)} tool(s)", blocks=tools_blocks(tools, empty=empty), response_type="ephemeral"
+        )
 
-    async def _reload(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        name = command.words[0] if command.words else None
-        await ack()
-        records = await self._servers.reload(owner, name)
-        reply = Reply(client, owner, body.get("response_url"))
+    async def _reload(self, req: CommandRequest) -> None:
+        name = req.command.words[0] if req.command.words else None
+        await req.ack()
+        records = await self._servers.reload(req.owner, name)
+        reply = Reply(req.client, req.owner, req.body.get("response_url"))
         if not records:
             await reply.send("Nothing to reload.", _text_blocks("You have no enabled servers to reload."))
             return
         await self._confirm.report(reply, records, [], title="Reloaded")
 
-    async def _call(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        parts = command.rest.split(None, 2)
+    async def _call(self, req: CommandRequest) -> None:
+        parts = req.command.rest.split(None, 2)
         if len(parts) < 2:
-            await ack(text="Usage: `/mcp call <server> <tool> [json arguments]`", response_type="ephemeral")
+            await req.ack(text="Usage: `/mcp call <server> <tool> [json arguments]`", response_type="ephemeral")
             return
         server, tool = parts[0], parts[1]
         arguments = parts[2] if len(parts) > 2 else ""
-        await ack()
-        outcome = await self._tools.call(owner, server, tool, arguments)
-        await respond(
+        await req.ack()
+        outcome = await self._tools.call(req.owner, server, tool, arguments)
+        await req.respond(
             text=f"{server}__{tool} result",
             blocks=outcome_blocks(f"{server}__{tool}", outcome),
             response_type="ephemeral",
         )
 
-    async def _allow(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        await self._tool_commands.allow(command, owner, respond)
+    async def _allow(self, req: CommandRequest) -> None:
+        await req.ack()
+        await self._tool_commands.allow(req.command, req.owner, req.respond)
 
-    async def _deny(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        await self._tool_commands.deny(command, owner, respond)
+    async def _deny(self, req: CommandRequest) -> None:
+        await req.ack()
+        await self._tool_commands.deny(req.command, req.owner, req.respond)
 
-    async def _audit(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        await self._tool_commands.audit(command, owner, respond)
+    async def _audit(self, req: CommandRequest) -> None:
+        await req.ack()
+        await self._tool_commands.audit(req.command, req.owner, req.respond)
 
-    async def _open_connect(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        await self._connect.open_modal(client, body["trigger_id"], body.get("response_url", ""))
+    async def _open_connect(self, req: CommandRequest) -> None:
+        await req.ack()
+        await self._connect.open_modal(req.client, req.body["trigger_id"], req.body.get("response_url", ""))
 
 
 def _one_name(command: McpCommand, verb: str) -> str:

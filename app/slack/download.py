@@ -6,16 +6,10 @@ as the upload channel.
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from app.domain.owner import Owner
 from app.services.config_import import ConfigImportService
-from app.slack.command_line import McpCommand
+from app.slack.command_line import CommandRequest
 from app.slack.review_message import text_blocks
 
 COMMENT = (
@@ -28,24 +22,16 @@ class ConfigDownload:
     def __init__(self, imports: ConfigImportService) -> None:
         self._imports = imports
 
-    async def download(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        files = await self._imports.export(owner)
+    async def download(self, req: CommandRequest) -> None:
+        await req.ack()
+        files = await self._imports.export(req.owner)
         if not files:
             text = "You have no servers yet, so there is nothing to download. `/mcp add` or `/mcp upload` adds some."
-            await respond(text=text, blocks=text_blocks(text), response_type="ephemeral")
+            await req.respond(text=text, blocks=text_blocks(text), response_type="ephemeral")
             return
         try:
-            dm = await client.conversations_open(users=owner.user_id)
-            await client.files_upload_v2(
+            dm = await req.client.conversations_open(users=req.owner.user_id)
+            await req.client.files_upload_v2(
                 channel=dm["channel"]["id"],
                 file_uploads=[{"filename": f.filename, "content": f.text, "title": f.filename} for f in files],
                 initial_comment=COMMENT,
@@ -53,8 +39,8 @@ class ConfigDownload:
         except SlackApiError as exc:
             error = exc.response.get("error", "error") if exc.response is not None else "error"
             text = f":x: Slack refused to send the files to your DM (`{error}`); an admin may need to add scopes."
-            await respond(text=text, blocks=text_blocks(text), response_type="ephemeral")
+            await req.respond(text=text, blocks=text_blocks(text), response_type="ephemeral")
             return
         names = " and ".join(f"`{f.filename}`" for f in files)
         text = f":inbox_tray: Sent {names} to your DM with Plugboard."
-        await respond(text=text, blocks=text_blocks(text), response_type="ephemeral")
+        await req.respond(text=text, blocks=text_blocks(text), response_type="ephemeral")

@@ -11,16 +11,14 @@ import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.config_document import MAX_FILE_BYTES, decode_config_file, parse_config_document
 from app.domain.errors import PlugboardError
-from app.domain.owner import Owner
 from app.services.config_import import ConfigImportService
 from app.slack import ids
 from app.slack.blocks.config_review import read_secrets, secrets_modal, upload_modal
-from app.slack.command_line import McpCommand
+from app.slack.command_line import CommandRequest
 from app.slack.file_fetch import SlackFiles, too_large
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
@@ -41,18 +39,10 @@ class UploadFlow:
         self._imports = imports
         self._reviews = reviews
 
-    async def open(
-        self,
-        command: McpCommand,
-        owner: Owner,
-        body: dict[str, Any],
-        ack: AsyncAck,
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        view = upload_modal({"response_url": body.get("response_url", "")})
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+    async def open(self, req: CommandRequest) -> None:
+        await req.ack()
+        view = upload_modal({"response_url": req.body.get("response_url", "")})
+        await req.client.views_open(trigger_id=req.body["trigger_id"], view=view)
 
     async def submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
