@@ -77,11 +77,13 @@ def bwrap_arguments(
             argv += ["--symlink", target, link]
         else:
             argv += ["--ro-bind", link, link]
-    for path in read_only:
-        argv += ["--ro-bind-try", path, path]
     size = str(scratch_bytes)
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
-    argv += ["--size", size, "--tmpfs", "/tmp", "--bind", str(home), SANDBOX_HOME]
+    argv += ["--size", size, "--tmpfs", "/tmp"]
+    # After the /tmp tmpfs, so a visible path that lives under /tmp (a checkout there) is not hidden by it.
+    for path in read_only:
+        argv += ["--ro-bind-try", path, path]
+    argv += ["--bind", str(home), SANDBOX_HOME]
     # Last: bwrap's root is itself a tmpfs (host RAM); nothing may be written there.
     argv += ["--remount-ro", "/", "--chdir", cwd_inside]
     return argv
