@@ -14,6 +14,7 @@ from app.admin_cli import main as admin_main
 from app.bootstrap import build
 from app.domain.policy import PolicyError
 from app.logging_setup import configure_logging
+from app.services.admin_servers import AdminServersError
 from app.settings import SETUP_DOC, Settings
 
 log = logging.getLogger("plugboard")
@@ -90,7 +91,7 @@ def main() -> int:
     configure_logging(secrets)
     try:
         asyncio.run(serve(settings))
-    except PolicyError as exc:
+    except (PolicyError, AdminServersError) as exc:
         print(f"plugboard: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -27,6 +27,7 @@ from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
 from app.security.egress import EgressRefused, guarded_client_factory
 from app.security.url_policy import EgressPolicy, check_url
+from app.services.admin_servers import AdminServers, load_admin_servers
 from app.services.config_edits import ConfigEdits
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
@@ -143,6 +144,13 @@ async def build(settings: Settings) -> Plugboard:
         gate,
         max_servers_per_owner=limits.servers_per_owner,
     )
+    admin = AdminServers(
+        await asyncio.to_thread(load_admin_servers, settings.plugboard_admin_servers_file),
+        sessions,
+        repo,
+        gate,
+        offered=policy.admin_servers_for == "everyone",
+    )
     tools = ToolService(
         db,
         repo,
@@ -151,6 +159,7 @@ async def build(settings: Settings) -> Plugboard:
         audit,
         result_limit=limits.result_chars_slack,
         agent_result_limit=limits.result_chars_agent,
+        admin=admin,
     )
     connectors = ConnectorService(
         servers, OAuthCredentialStore(db, box), flows, _client_factory(egress), _url_check(egress)

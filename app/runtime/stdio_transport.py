@@ -64,9 +64,7 @@ async def bounded_stdio(
                             await inbound_send.send(parse_message(line))
                     if len(pending) > max_line_bytes:
                         await inbound_send.send(
-                            StdoutLineTooLong(
-                                f"the server wrote a line longer than {_size(max_line_bytes)} to stdout"
-                            )
+                            StdoutLineTooLong(f"the server wrote a line longer than {_size(max_line_bytes)} to stdout")
                         )
                         return
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError):

@@ -14,9 +14,12 @@ from mcp.shared.exceptions import MCPError
 
 from app.domain.errors import InvalidConfig, ServerNotFound, ServerUnavailable
 from app.domain.owner import Owner
+from app.domain.server import ServerRecord
+from app.domain.status import ServerStatus
 from app.domain.strict_json import loads_strict
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.services.admin_servers import AdminServers
 from app.store.audit_log import AuditLog
 from app.store.database import Database
 from app.store.server_repository import ServerRepository
@@ -43,7 +46,9 @@ class ToolService:
         audit: AuditLog,
         result_limit: int = DEFAULT_RESULT_LIMIT,
         agent_result_limit: int = DEFAULT_AGENT_RESULT_LIMIT,
+        admin: AdminServers | None = None,
     ) -> None:
+        self._admin = admin
         self._db = db
         self._repo = repo
         self._sessions = sessions
@@ -55,14 +60,29 @@ class ToolService:
     def tools(self, owner: Owner) -> list[RegisteredTool]:
         return self._registry.for_owner(owner)
 
+    async def admin_servers(self, owner: Owner) -> list[tuple[ServerRecord, ServerStatus]]:
+        """Start (lazily) and report the admin-provided servers this owner gets."""
+        return await self._admin.ensure_running(owner) if self._admin else []
+
+    async def _server(self, owner: Owner, server_name: str) -> ServerRecord:
+        """The owner's own server of that name, else the admin's (loaded after the owner's own)."""
+        record = await self._repo.get_by_name(owner, server_name)
+        if record is None and self._admin is not None:
+            await self._admin.ensure_running(owner)
+            record = self._admin.record_for(owner, server_name)
+        if record is None:
+            raise ServerNotFound(server_name)
+        return record
+
     def all_tools(self, owner: Owner) -> list[RegisteredTool]:
         """Allowed, denied and held alike, for showing the owner where each stands."""
         return self._registry.for_owner(owner, include_disabled=True)
 
+    async def server_status(self, owner: Owner, server_name: str) -> ServerStatus:
+        return self._sessions.status((await self._server(owner, server_name)).id)
+
     async def tools_of(self, owner: Owner, server_name: str) -> list[RegisteredTool]:
-        record = await self._repo.get_by_name(owner, server_name)
-        if record is None:
-            raise ServerNotFound(server_name)
+        record = await self._server(owner, server_name)
         return self._registry.for_server(owner, record.id, include_disabled=True)
 
     async def call(
@@ -70,9 +90,7 @@ class ToolService:
     ) -> ToolOutcome:
         """Call a tool and cap its result for Slack or, with `for_agent`, for the LLM (the cut is noted in the
         text itself, since the model sees nothing else)."""
-        record = await self._repo.get_by_name(owner, server_name)
-        if record is None:
-            raise ServerNotFound(server_name)
+        record = await self._server(owner, server_name)
         arguments = _parse_arguments(raw_arguments)
         registered = self._registry.find(owner, record.id, tool_name)
         if registered is None:

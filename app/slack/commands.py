@@ -94,9 +94,13 @@ class McpCommands:
     async def _list(self, req: CommandRequest) -> None:
         await req.ack()
         items = await self._servers.overview(req.owner)
-        await req.respond(
-            text=f"You have {len(items)} MCP server(s).", blocks=server_list_blocks(items), response_type="ephemeral"
-        )
+        blocks = server_list_blocks(items)
+        if provided := await self._tools.admin_servers(req.owner):
+            lines = ", ".join(f"{code(record.name)} ({escape(status.label())})" for record, status in provided)
+            blocks.append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Provided by your admin: {lines}"[:3000]}]}
+            )
+        await req.respond(text=f"You have {len(items)} MCP server(s).", blocks=blocks, response_type="ephemeral")
 
     async def _add(self, req: CommandRequest) -> None:
         await req.ack()
@@ -162,9 +166,10 @@ class McpCommands:
         if req.command.words:
             name = req.command.words[0]
             tools = await self._tools.tools_of(req.owner, name)
-            overview = await self._servers.get(req.owner, name)
-            empty = f"{code(name)} has no tools right now ({escape(overview.status.label())})."
+            status = await self._tools.server_status(req.owner, name)
+            empty = f"{code(name)} has no tools right now ({escape(status.label())})."
         else:
+            await self._tools.admin_servers(req.owner)
             tools = self._tools.all_tools(req.owner)
             empty = "None of your servers is offering tools right now. See `/mcp list`."
         await req.respond(

@@ -1,0 +1,107 @@
+"""Servers the admin provides to everyone (PLUGBOARD_ADMIN_SERVERS_FILE).
+
+Each owner gets their own process of each admin server (own sandbox home, own tool decisions), started
+lazily the first time the owner looks at or uses their tools. An owner's own server of the same name
+comes first: the admin's is then hidden for that owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+from app.domain.errors import InvalidConfig
+from app.domain.local_config import LocalServerConfig
+from app.domain.owner import Owner
+from app.domain.server import ServerRecord
+from app.domain.server_map import parse_server_map
+from app.domain.status import ServerStatus
+from app.runtime.session_manager import SessionManager
+from app.services.server_gate import ServerGate
+from app.store.server_repository import ServerRepository
+
+MAX_FILE_BYTES = 64 * 1024
+
+
+class AdminServersError(ValueError):
+    """The admin servers file cannot be used; the message names the file and the problem."""
+
+
+def load_admin_servers(path: Path | None) -> dict[str, LocalServerConfig]:
+    if path is None:
+        return {}
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise AdminServersError(f"cannot read the admin servers file {path}: {exc.strerror}") from None
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise AdminServersError(f"the admin servers file {path} is larger than {MAX_FILE_BYTES // 1024} KB")
+    try:
+        return parse_server_map(text)
+    except InvalidConfig as exc:
+        raise AdminServersError(f"the admin servers file {path} is invalid: {exc}") from None
+
+
+class AdminServers:
+    def __init__(
+        self,
+        configs: dict[str, LocalServerConfig],
+        sessions: SessionManager,
+        repo: ServerRepository,
+        gate: ServerGate,
+        *,
+        offered: bool,
+        settle_seconds: float = 20.0,
+    ) -> None:
+        self._configs = configs if offered else {}
+        self._sessions = sessions
+        self._repo = repo
+        self._gate = gate
+        self._settle_seconds = settle_seconds
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def record_for(self, owner: Owner, name: str) -> ServerRecord | None:
+        config = self._configs.get(name)
+        if config is None:
+            return None
+        digest = hashlib.sha256(f"{name}|{owner.id}".encode()).hexdigest()[:24]
+        return ServerRecord(
+            id=f"admin{digest}",
+            owner=owner,
+            name=name,
+            config=config,
+            enabled=True,
+            approved_hash=config.approval_hash(),
+            version=1,
+            created_at=0.0,
+            updated_at=0.0,
+        )
+
+    async def visible(self, owner: Owner) -> list[ServerRecord]:
+        """The admin servers this owner gets: those whose names the owner has not used for their own."""
+        if not self._configs:
+            return []
+        own = {record.name for record in await self._repo.list_for_owner(owner)}
+        records = (self.record_for(owner, name) for name in sorted(self._configs) if name not in own)
+        return [record for record in records if record is not None]
+
+    async def ensure_running(self, owner: Owner) -> list[tuple[ServerRecord, ServerStatus]]:
+        """Start this owner's copies that are not running yet and wait (bounded) until they settle."""
+        records = await self.visible(owner)
+        if not records:
+            return []
+        async with self._locks.setdefault(owner.id, asyncio.Lock()):
+            started = []
+            for record in records:
+                if self._sessions.is_live(record.id):
+                    continue
+                try:
+                    self._gate.check(record.config)
+                except InvalidConfig as exc:
+                    await self._sessions.refuse(record, str(exc))
+                    continue
+                await self._sessions.start(record)
+                started.append(record)
+            await asyncio.gather(*(self._sessions.wait_settled(r.id, self._settle_seconds) for r in started))
+        return [(record, self._sessions.status(record.id)) for record in records]
