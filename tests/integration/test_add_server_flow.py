@@ -18,10 +18,16 @@ async def test_server_added_through_the_modal_is_ready_with_tools_after_confirm(
     view = await alice.open_modal("add")
     assert view["callback_id"] == "server_add"
 
-    response = await alice.submit(view, {
-        "name": "tiny", "command": PYTHON, "args": f"{server_path('tiny_server')}\n--tools\necho,add",
-        "env": "API_TOKEN=s3cret-value", "cwd": None,
-    })
+    response = await alice.submit(
+        view,
+        {
+            "name": "tiny",
+            "command": PYTHON,
+            "args": f"{server_path('tiny_server')}\n--tools\necho,add",
+            "env": "API_TOKEN=s3cret-value",
+            "cwd": None,
+        },
+    )
     assert response.text == ""  # modal closes
 
     confirmation = await alice.reply()
@@ -39,6 +45,6 @@ async def test_server_added_through_the_modal_is_ready_with_tools_after_confirm(
     done = await alice.reply(lambda m: "ready" in text_of(m) or "error" in text_of(m), after=0)
     assert "ready — 2 tools" in text_of(done), text_of(done)
 
-    await alice.command("call tiny add {\"a\": 2, \"b\": 40}")
+    await alice.command('call tiny add {"a": 2, "b": 40}')
     result = await alice.reply()
     assert "42" in text_of(result)

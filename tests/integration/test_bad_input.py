@@ -230,8 +230,11 @@ ADD_JSON_CASES: list[tuple[str, str, str]] = [
     ("unknown-field-user", 'x {"command": "npx", "user": "root"}', "unknown field `user`"),
     ("oversize", 'x {"command": "npx", "args": ["' + "a" * 70_000 + '"]}', "larger than 64 KB"),
     ("remote-http", '{"mcpServers": {"r": {"type": "http", "url": "https://example.com/mcp"}}}', "/mcp connect"),
-    ("remote-with-headers", 'r {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer t"}}',
-     "/mcp connect"),
+    (
+        "remote-with-headers",
+        'r {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer t"}}',
+        "/mcp connect",
+    ),
     ("nan", 'x {"command": "npx", "args": [NaN]}', "`NaN` is not allowed"),
     ("huge-int", 'x {"command": "npx", "args": [' + "9" * 5000 + "]}", "number that is too long"),
     ("deep-nesting", "x " + "[" * 5000, "nested more than 32 levels"),

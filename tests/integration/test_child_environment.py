@@ -21,6 +21,8 @@ from app.runtime.child_environment import DEFAULT_CHILD_PATH
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import SIGNING_SECRET, Harness, SlackUser, policy_toml, text_of
+from tests.support.processes import child_pids as _child_pids
+from tests.support.processes import descendants as _descendants
 
 pytestmark = pytest.mark.anyio
 
@@ -69,46 +71,6 @@ async def harness(
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-def _child_pids() -> list[int]:
-    me = os.getpid()
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            children.append(int(entry))
-    return children
-
-
-def _descendants() -> dict[int, list[str]]:
-    """argv of every live process below this test process."""
-    parents: dict[int, int] = {}
-    argvs: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-            argv = Path("/proc", entry, "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-        argvs[int(entry)] = argv
-    found: dict[int, list[str]] = {}
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found[pid] = argvs[pid]
-                frontier.append(pid)
-    return found
 
 
 def server_process(marker: str) -> int:

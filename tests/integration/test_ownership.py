@@ -146,7 +146,7 @@ async def test_another_users_server_id_on_the_remove_button_is_refused(harness: 
 
 async def test_another_users_pending_change_cannot_be_confirmed(harness: Harness) -> None:
     alice, _ = await alice_with_a_running_server(harness)
-    await alice.command(f'add-json second {json.dumps({"command": PYTHON, "args": [server_path("tiny_server")]})}')
+    await alice.command(f"add-json second {json.dumps({'command': PYTHON, 'args': [server_path('tiny_server')]})}")
     confirmation = await alice.reply()
     [change_id] = await pending_ids(harness)
     assert change_id in json.dumps(confirmation)
@@ -208,7 +208,7 @@ async def test_a_confirm_button_carrying_no_change_ids_is_refused_and_shows_no_e
 
 async def test_another_users_pending_change_cannot_be_cancelled(harness: Harness) -> None:
     alice = harness.user()
-    await alice.command(f'add-json later {json.dumps({"command": PYTHON, "args": [server_path("tiny_server")]})}')
+    await alice.command(f"add-json later {json.dumps({'command': PYTHON, 'args': [server_path('tiny_server')]})}")
     confirmation = await alice.reply()
     [change_id] = await pending_ids(harness)
 
@@ -266,7 +266,7 @@ def forged_command(harness: Harness, text: str, *, user_id: str = ALICE.user_id)
     )
 
 
-ADD_JSON = f'add-json forged {json.dumps({"command": PYTHON, "args": [server_path("tiny_server")]})}'
+ADD_JSON = f"add-json forged {json.dumps({'command': PYTHON, 'args': [server_path('tiny_server')]})}"
 
 
 async def assert_ignored(harness: Harness, response: Any, mark: int) -> None:

@@ -23,6 +23,7 @@ from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.processes import child_pids as _child_pids
 
 pytestmark = pytest.mark.anyio
 
@@ -35,21 +36,6 @@ SETTLE = 30.0
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-def _child_pids() -> list[int]:
-    me = os.getpid()
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            children.append(int(entry))
-    return children
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,8 @@ from app.domain.owner import Owner
 from tests.servers import PYTHON, SERVERS_DIR, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import Harness, SlackUser, policy_toml, text_of
+from tests.support.processes import child_pids as _child_pids
+from tests.support.processes import descendants as _descendants
 
 pytestmark = pytest.mark.anyio
 
@@ -38,22 +40,6 @@ TOOL_NAME = re.compile(r"`([a-z0-9][a-z0-9_-]*__[A-Za-z0-9_-]+)`")
 # -- processes ---------------------------------------------------------------------------------------------
 
 
-def _child_pids() -> list[int]:
-    """Live or zombie processes whose parent is this test process."""
-    me = os.getpid()
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            children.append(int(entry))
-    return children
-
-
 @pytest.fixture(autouse=True)
 def _every_process_reaped() -> Iterator[None]:
     """Set up before (so torn down after) the harness: app.close() must leave no child behind."""
@@ -65,31 +51,6 @@ def _every_process_reaped() -> Iterator[None]:
 
 
 WRAPPERS = {"bwrap", "prlimit", "sh"}  # the sandbox's own processes around a local server
-
-
-def _descendants() -> dict[int, list[str]]:
-    """argv of every live process below this test process (the app runs servers as its children)."""
-    parents: dict[int, int] = {}
-    argvs: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-            argv = Path("/proc", entry, "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-        argvs[int(entry)] = argv
-    found: dict[int, list[str]] = {}
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found[pid] = argvs[pid]
-                frontier.append(pid)
-    return found
 
 
 def server_pids(needle: str) -> set[int]:

@@ -25,6 +25,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.subscriptions import ToolsListChanged
 
 from tests.servers import PYTHON, server_path
+from tests.support.processes import child_pids as _child_pids
 
 pytestmark = pytest.mark.anyio
 
@@ -41,23 +42,6 @@ PYTHON_ADDED = {"LC_CTYPE"}
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _child_pids() -> list[int]:
-    """Live or zombie processes whose parent is this test process (Linux /proc)."""
-    me = os.getpid()
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:
-            continue
-        # Field 4 (ppid) follows the parenthesised command name, which may itself contain spaces or ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            children.append(int(entry))
-    return children
 
 
 @pytest.fixture(autouse=True)

@@ -45,9 +45,7 @@ def ok(body: bytes = b"canary") -> bytes:
 
 
 def redirect(location: str, status: int = 302) -> bytes:
-    return (
-        f"HTTP/1.1 {status} Found\r\nLocation: {location}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode()
-    )
+    return f"HTTP/1.1 {status} Found\r\nLocation: {location}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode()
 
 
 @dataclass
@@ -167,9 +165,7 @@ def make_tls_pair(hostname: str) -> TlsPair:
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

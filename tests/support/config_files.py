@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from app.slack import ids
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.processes import descendants
 
 OWNER = Owner(team_id=payloads.TEAM_ID, user_id=payloads.USER_ID)
 SETTLE = 30.0
@@ -114,30 +114,7 @@ def dms(harness: Harness, predicate: Callable[[str], bool] = lambda text: True, 
 
 
 def _descendants() -> dict[int, list[str]]:
-    parents: dict[int, int] = {}
-    argvs: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-            argv = Path("/proc", entry, "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] == "Z":
-            continue
-        parents[int(entry)] = int(fields[1])
-        argvs[int(entry)] = argv
-    found: dict[int, list[str]] = {}
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found[pid] = argvs[pid]
-                frontier.append(pid)
-    return found
+    return descendants(include_zombies=False)
 
 
 def pids_of(name: str) -> set[int]:

@@ -63,8 +63,9 @@ def test_a_tampered_ciphertext_fails_to_decrypt() -> None:
         secrets_box.decrypt(f"{prefix}:{base64.b64encode(bytes(raw)).decode()}", context=ROW)
 
 
-@pytest.mark.parametrize("token", ["v1:k1:!!!not-base64!!!", "v1:k1:", "v1:k1:AAAA", "v1:k1:" + "A" * 36, "garbage",
-                                   "v2:k1:AAAA", ""])
+@pytest.mark.parametrize(
+    "token", ["v1:k1:!!!not-base64!!!", "v1:k1:", "v1:k1:AAAA", "v1:k1:" + "A" * 36, "garbage", "v2:k1:AAAA", ""]
+)
 def test_a_malformed_ciphertext_raises_decryption_error_not_something_else(token: str) -> None:
     with pytest.raises(DecryptionError):
         box(K1).decrypt(token, context=ROW)

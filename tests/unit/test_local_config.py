@@ -163,8 +163,22 @@ def test_invisible_characters_in_an_argument_are_refused() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONSTARTUP", "PATH", "HOME",
-     "BASH_ENV", "HTTPS_PROXY", "GIT_SSH_COMMAND", "DYLD_INSERT_LIBRARIES", "SHELL", "IFS"],
+    [
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PATH",
+        "HOME",
+        "BASH_ENV",
+        "HTTPS_PROXY",
+        "GIT_SSH_COMMAND",
+        "DYLD_INSERT_LIBRARIES",
+        "SHELL",
+        "IFS",
+    ],
 )
 def test_environment_names_that_change_how_programs_load_are_refused(name: str) -> None:
     problems = problems_of(env={name: "x"})
@@ -267,8 +281,12 @@ def test_a_mapping_in_the_familiar_shape_becomes_a_config() -> None:
         {"type": "stdio", "command": "uvx", "args": ["mcp-server-time"], "env": {"TZ_NAME": "UTC"}, "cwd": "w"},
         where="`time`",
     )
-    assert (config.command, config.args, config.env, config.cwd) == ("uvx", ("mcp-server-time",), {"TZ_NAME": "UTC"},
-                                                                      "w")
+    assert (config.command, config.args, config.env, config.cwd) == (
+        "uvx",
+        ("mcp-server-time",),
+        {"TZ_NAME": "UTC"},
+        "w",
+    )
 
 
 @pytest.mark.parametrize("field", ["shell", "user", "preexec", "privileged"])

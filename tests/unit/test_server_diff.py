@@ -11,8 +11,9 @@ from app.domain.server import ServerRecord, diff_servers
 OWNER = Owner(team_id="T1", user_id="U1")
 
 
-def record(server_id: str, *, name: str | None = None, enabled: bool = True, version: int = 1,
-           **config: Any) -> ServerRecord:
+def record(
+    server_id: str, *, name: str | None = None, enabled: bool = True, version: int = 1, **config: Any
+) -> ServerRecord:
     fields: dict[str, Any] = {"command": "npx", "args": [server_id], "env": {}, "cwd": None}
     fields.update(config)
     built = build_local_config(**fields)

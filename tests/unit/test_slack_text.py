@@ -30,8 +30,30 @@ def test_escape_keeps_newlines_and_tabs() -> None:
 
 @pytest.mark.parametrize(
     "hidden",
-    ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
-     "\u2067", "\u2068", "\u2069", "\u2060", "\ufeff", "\u00ad", "\x00", "\x1b", "\x7f", "\x85", "\r"],
+    [
+        "\u200b",
+        "\u200c",
+        "\u200d",
+        "\u200e",
+        "\u200f",
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u2060",
+        "\ufeff",
+        "\u00ad",
+        "\x00",
+        "\x1b",
+        "\x7f",
+        "\x85",
+        "\r",
+    ],
 )
 def test_invisible_bidi_and_control_characters_are_removed(hidden: str) -> None:
     assert clean(f"git{hidden}hub") == "github"

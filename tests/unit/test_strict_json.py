@@ -90,8 +90,17 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"command": "npx"', "{'single': 'quotes'}", '{"a": 1,}', "", "   ", "not json", '{"a": 1} trailing',
-     '{"a": undefined}', "[1, 2, 3"],
+    [
+        '{"command": "npx"',
+        "{'single': 'quotes'}",
+        '{"a": 1,}',
+        "",
+        "   ",
+        "not json",
+        '{"a": 1} trailing',
+        '{"a": undefined}',
+        "[1, 2, 3",
+    ],
 )
 def test_malformed_json_is_refused_with_position_information(text: str) -> None:
     message = refusal(text)
