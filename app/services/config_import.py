@@ -180,10 +180,13 @@ class ConfigImportService:
         if batch is None or batch.expired(self._clock()):
             raise ChangeExpired()
         if batch.owner != owner:
-            async with self._db.transaction() as conn:
-                await self._audit.append(
-                    conn, owner=batch.owner, actor=owner, action="denied", server_name=None, detail={"batch": "file"}
-                )
+            await self._audit.record_denied(
+                owner=batch.owner,
+                actor=owner,
+                server_name=None,
+                reason="not the owner of this uploaded file",
+                batch="file",
+            )
             raise NotYourServer()
         return batch
 

@@ -86,15 +86,9 @@ class ServerService:
         if record is None:
             raise ServerNotFound(server_id[:12])
         if record.owner != owner:
-            async with self._db.transaction() as conn:
-                await self._audit.append(
-                    conn,
-                    owner=record.owner,
-                    actor=owner,
-                    action="denied",
-                    server_name=record.name,
-                    detail={"reason": "not the owner"},
-                )
+            await self._audit.record_denied(
+                owner=record.owner, actor=owner, server_name=record.name, reason="not the owner"
+            )
             raise NotYourServer()
         return record
 
@@ -103,15 +97,9 @@ class ServerService:
         if change is None or change.expired(self._clock()):
             raise ChangeExpired()
         if change.owner != owner:
-            async with self._db.transaction() as conn:
-                await self._audit.append(
-                    conn,
-                    owner=change.owner,
-                    actor=owner,
-                    action="denied",
-                    server_name=change.name,
-                    detail={"reason": "not the owner of this confirmation"},
-                )
+            await self._audit.record_denied(
+                owner=change.owner, actor=owner, server_name=change.name, reason="not the owner of this confirmation"
+            )
             raise NotYourServer()
         return change
 

@@ -176,15 +176,13 @@ class ToolPolicyService:
         if record is None:
             raise ServerNotFound(server_id[:12])
         if record.owner != owner:
-            async with self._db.transaction() as conn:
-                await self._audit.append(
-                    conn,
-                    owner=record.owner,
-                    actor=owner,
-                    action="denied",
-                    server_name=record.name,
-                    detail={"reason": "not the owner", "action": "held tools decision"},
-                )
+            await self._audit.record_denied(
+                owner=record.owner,
+                actor=owner,
+                server_name=record.name,
+                reason="not the owner",
+                action="held tools decision",
+            )
             raise NotYourServer()
         decided: list[str] = []
         skipped: list[str] = []

@@ -19,7 +19,7 @@ from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.connect_form import build_connect_modal, read_connect_form
 from app.slack.blocks.server_form import read_name
 from app.slack.reply import Reply
-from app.slack.requester import owner_from_body
+from app.slack.requester import owner_from_body, view_metadata
 from app.slack.text import escape
 
 _FIELDS = {
@@ -33,14 +33,6 @@ _FIELDS = {
     ids.FIELD_CLIENT_SECRET,
     ids.FIELD_SCOPES,
 }
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, str]:
-    try:
-        loaded = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
 class ConnectFlow:
@@ -80,7 +72,7 @@ class ConnectFlow:
     ) -> None:
         owner = owner_from_body(body)
         values = view["state"]["values"]
-        metadata = _metadata(view)
+        metadata = view_metadata(view)
         try:
             if server_id := metadata.get("server_id"):
                 record = await self._servers.owned(owner, server_id)

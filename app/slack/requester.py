@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from app.domain.owner import Owner
@@ -19,3 +20,12 @@ def owner_from_body(body: dict[str, Any]) -> Owner:
 
 def owner_from_event(event: dict[str, Any], team_id: str, enterprise_id: str | None) -> Owner:
     return Owner(team_id=team_id, user_id=event["user"], enterprise_id=enterprise_id)
+
+
+def view_metadata(view: dict[str, Any]) -> dict[str, str]:
+    """The small JSON object we put in a modal's private_metadata; anything unreadable counts as empty."""
+    try:
+        loaded = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -15,7 +14,7 @@ from app.slack import ids
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.server_form import local_only, read_config, read_name
 from app.slack.reply import Reply
-from app.slack.requester import owner_from_body
+from app.slack.requester import owner_from_body, view_metadata
 from app.slack.text import code
 
 _FORM_FIELDS = {ids.FIELD_NAME, ids.FIELD_COMMAND, ids.FIELD_ARGS, ids.FIELD_ENV, ids.FIELD_CWD}
@@ -50,7 +49,7 @@ class ServerSubmissions:
     async def edit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         owner = owner_from_body(body)
         values = view["state"]["values"]
-        metadata = _metadata(view)
+        metadata = view_metadata(view)
         present = _FORM_FIELDS - {ids.FIELD_NAME}
         try:
             record = await self._servers.owned(owner, str(metadata.get("server_id", "")))
@@ -74,14 +73,6 @@ class ServerSubmissions:
     async def _ask(
         self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], change: PendingChange
     ) -> None:
-        reply = Reply(client, owner_from_body(body), _metadata(view).get("response_url") or None)
+        reply = Reply(client, owner_from_body(body), view_metadata(view).get("response_url") or None)
         changes = [(change, self._servers.conditions(change.config))]
         await reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, str]:
-    try:
-        loaded = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}

@@ -7,7 +7,6 @@ changes.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -21,17 +20,9 @@ from app.slack.blocks.config_review import read_secrets, secrets_modal, upload_m
 from app.slack.command_line import CommandRequest
 from app.slack.file_fetch import SlackFiles, too_large
 from app.slack.reply import Reply
-from app.slack.requester import owner_from_body
+from app.slack.requester import owner_from_body, view_metadata
 from app.slack.review_message import ReviewMessages, problem_text, text_blocks
 from app.slack.text import escape
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, str]:
-    try:
-        loaded = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
 class UploadFlow:
@@ -60,7 +51,7 @@ class UploadFlow:
             await ack(response_action="errors", errors={ids.UPLOAD_FILE: too_large(name, size, MAX_FILE_BYTES)})
             return
         await ack()
-        reply = Reply(client, owner, _metadata(view).get("response_url") or None)
+        reply = Reply(client, owner, view_metadata(view).get("response_url") or None)
         try:
             name, content = await SlackFiles(client, max_bytes=MAX_FILE_BYTES).read(str(chosen.get("id", "")))
             document = parse_config_document(decode_config_file(content))
@@ -88,7 +79,7 @@ class UploadFlow:
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         owner = owner_from_body(body)
-        metadata = _metadata(view)
+        metadata = view_metadata(view)
         batch_id = metadata.get("batch", "")
         try:
             inputs = (await self._imports.review(owner, batch_id)).plan.inputs

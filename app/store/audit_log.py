@@ -44,6 +44,16 @@ class AuditLog:
             (time.time(), owner.id, (actor or owner).id, action, server_name, json.dumps(detail or {}, sort_keys=True)),
         )
 
+    async def record_denied(
+        self, *, owner: Owner, actor: Owner, server_name: str | None, reason: str, **context: str
+    ) -> None:
+        """Someone acted on a server or confirmation that is not theirs: kept in the owner's log, in its own
+        transaction (nothing else is written on a refusal)."""
+        async with self._db.transaction() as conn:
+            await self.append(
+                conn, owner=owner, actor=actor, action="denied", server_name=server_name, detail={"reason": reason}
+            )
+
     async def recent(self, owner: Owner, limit: int = 20) -> list[AuditEntry]:
         rows = await self._db.fetch_all(
             "SELECT * FROM audit_log WHERE owner_id = ? ORDER BY id DESC LIMIT ?", (owner.id, limit)
