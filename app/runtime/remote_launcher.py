@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
 
 import httpx2
 from mcp.client._transport import TransportStreams
@@ -15,19 +14,14 @@ from app.domain.remote_config import ApiKeyAuth, OAuthAuth, RemoteServerConfig
 from app.domain.server import ServerRecord
 from app.runtime.launcher import LaunchError
 from app.runtime.stderr_ring import StderrRing
+from app.security.egress import ClientFactory
 
 # Streamable HTTP answers these when the URL is an SSE-only (legacy) endpoint.
 _FALLBACK_STATUSES = {400, 404, 405}
 
 
-class HttpClientFactory(Protocol):
-    def __call__(
-        self,
-        headers: dict[str, str] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        auth: httpx2.Auth | None = None,
-    ) -> httpx2.AsyncClient: ...
-
+# The same shape as the SDK's client factory; the egress guard defines it next to the factories it makes.
+HttpClientFactory = ClientFactory
 
 AuthSource = Callable[[ServerRecord], httpx2.Auth]
 NeedsSignIn = Callable[[ServerRecord], bool]

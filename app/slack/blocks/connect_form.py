@@ -16,7 +16,7 @@ from app.domain.remote_config import (
     build_oauth_auth,
 )
 from app.slack import ids
-from app.slack.blocks.server_form import Values
+from app.slack.blocks.server_form import Values, text_input
 
 _TRANSPORTS = {"auto": "Automatic (streamable HTTP, then SSE)", "http": "Streamable HTTP", "sse": "SSE"}
 _AUTHS = {"none": "None", "api_key": "API key", "oauth": "OAuth (sign in with the browser)"}
@@ -37,19 +37,10 @@ def _text_input(
     placeholder: str | None = None,
     max_length: int = 3000,
 ) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": ids.VALUE, "max_length": max_length}
-    if initial:
-        element["initial_value"] = initial
-    if placeholder:
-        element["placeholder"] = {"type": "plain_text", "text": placeholder}
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "optional": optional,
-        "element": element,
-        "label": {"type": "plain_text", "text": label},
-        "hint": {"type": "plain_text", "text": hint},
-    }
+    """Single-line and optional unless said otherwise: most connector fields depend on the chosen auth."""
+    return text_input(
+        block_id, label, hint=hint, optional=optional, initial=initial, placeholder=placeholder, max_length=max_length
+    )
 
 
 def _select(block_id: str, label: str, choices: dict[str, str], chosen: str) -> dict[str, Any]:

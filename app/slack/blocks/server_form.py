@@ -21,7 +21,7 @@ from app.store.config_mirror import secret_placeholder
 Values = dict[str, dict[str, dict[str, Any]]]
 
 
-def _input(
+def text_input(
     block_id: str,
     label: str,
     *,
@@ -70,7 +70,7 @@ def build_server_modal(
     ]
     if not editing:
         blocks.append(
-            _input(
+            text_input(
                 ids.FIELD_NAME,
                 "Name",
                 hint="Lowercase letters, digits, - and _ (e.g. github).",
@@ -79,7 +79,7 @@ def build_server_modal(
             )
         )
     blocks += [
-        _input(
+        text_input(
             ids.FIELD_COMMAND,
             "Command",
             hint="The program only, e.g. npx, uvx or an absolute path.",
@@ -87,7 +87,7 @@ def build_server_modal(
             placeholder="npx",
             max_length=MAX_COMMAND_BYTES,
         ),
-        _input(
+        text_input(
             ids.FIELD_ARGS,
             "Arguments",
             optional=True,
@@ -97,7 +97,7 @@ def build_server_modal(
             placeholder="-y\n@modelcontextprotocol/server-everything",
             max_length=3000,
         ),
-        _input(
+        text_input(
             ids.FIELD_ENV,
             "Environment",
             optional=True,
@@ -108,7 +108,7 @@ def build_server_modal(
             placeholder="API_KEY=...",
             max_length=3000,
         ),
-        _input(
+        text_input(
             ids.FIELD_CWD,
             "Working directory",
             optional=True,
