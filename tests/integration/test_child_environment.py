@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from app.runtime.child_environment import DEFAULT_CHILD_PATH
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import SIGNING_SECRET, Harness, SlackUser, policy_toml, text_of
-from tests.support.processes import child_pids as _child_pids
 from tests.support.processes import descendants as _descendants
+from tests.support.processes import every_child_reaped  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -42,15 +42,6 @@ SANDBOX_HOME = "/home/plugboard"
 BASE_NAMES = {"PATH", "HOME", "LANG", "LOGNAME", "USER", "SHELL", "TERM", "TMPDIR"}
 PYTHON_ADDED = {"LC_CTYPE"}  # PEP 538 locale coercion may export it inside the child itself
 BWRAP_ADDED = {"PWD"}  # bubblewrap exports the directory it changed into (checked to be HOME)
-
-
-@pytest.fixture(autouse=True)
-def _every_process_reaped() -> Iterator[None]:
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("needs Linux /proc")
-    assert _child_pids() == [], "a previous test leaked a child process"
-    yield
-    assert _child_pids() == [], "a server process outlived the app"
 
 
 @pytest.fixture(params=["sandboxed", "trusted"])

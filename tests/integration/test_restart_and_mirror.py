@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import Harness, SlackUser, text_of
-from tests.support.processes import child_pids as _child_pids
+from tests.support.processes import every_child_reaped  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -36,15 +35,6 @@ SETTLE = 30.0
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _every_process_reaped() -> Iterator[None]:
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("needs Linux /proc")
-    assert _child_pids() == [], "a previous test leaked a child process"
-    yield
-    assert _child_pids() == [], "a server process outlived the app"
 
 
 def running_servers(needle: str) -> list[int]:

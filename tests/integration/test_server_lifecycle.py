@@ -14,7 +14,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from app.domain.owner import Owner
 from tests.servers import PYTHON, SERVERS_DIR, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import Harness, SlackUser, policy_toml, text_of
-from tests.support.processes import child_pids as _child_pids
 from tests.support.processes import descendants as _descendants
+from tests.support.processes import every_child_reaped  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -38,16 +38,6 @@ TOOL_NAME = re.compile(r"`([a-z0-9][a-z0-9_-]*__[A-Za-z0-9_-]+)`")
 
 
 # -- processes ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _every_process_reaped() -> Iterator[None]:
-    """Set up before (so torn down after) the harness: app.close() must leave no child behind."""
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("needs Linux /proc to check that servers are reaped")
-    assert _child_pids() == [], "a previous test leaked a child process"
-    yield
-    assert _child_pids() == [], "a server process outlived the app"
 
 
 WRAPPERS = {"bwrap", "prlimit", "sh"}  # the sandbox's own processes around a local server

@@ -25,7 +25,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.subscriptions import ToolsListChanged
 
 from tests.servers import PYTHON, server_path
-from tests.support.processes import child_pids as _child_pids
+from tests.support.processes import every_child_reaped  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -42,15 +42,6 @@ PYTHON_ADDED = {"LC_CTYPE"}
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _every_process_reaped():
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("needs Linux /proc to check that servers are reaped")
-    assert _child_pids() == [], "a previous test leaked a child process"
-    yield
-    assert _child_pids() == [], "server process not reaped"
 
 
 @pytest.fixture

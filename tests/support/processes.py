@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 def _stat_fields(pid: str) -> list[str] | None:
@@ -49,3 +52,14 @@ def descendants(*, include_zombies: bool = True) -> dict[int, list[str]]:
                 found[pid] = argvs[pid]
                 frontier.append(pid)
     return found
+
+
+@pytest.fixture(autouse=True)
+def every_child_reaped() -> Iterator[None]:
+    """Autouse in every module that imports it; set up before (so torn down after) the harness: closing the
+    app must leave no child process behind."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs Linux /proc to check that servers are reaped")
+    assert child_pids() == [], "a previous test leaked a child process"
+    yield
+    assert child_pids() == [], "a server process outlived the app"
