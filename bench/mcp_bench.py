@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_SERVER = str(REPO_ROOT / "tests" / "servers" / "tiny_server.py")
 PYTHON = sys.executable
 OWNER = Owner(team_id="T0BENCH", user_id="U0BENCH")
-TIMINGS = ActorTimings(connect_timeout=30.0, request_timeout=30.0, restart_backoff=0.05, max_restarts=0)
+TIMINGS = ActorTimings(connect_timeout=30.0, request_timeout=30.0, restart_backoff=0.05, max_failed_starts=1)
 SETTLE_SECONDS = 30.0
 ADD_ARGUMENTS = {"a": 2, "b": 40}
 

@@ -183,7 +183,12 @@ def _edit(record: ServerRecord, config: LocalServerConfig, enabled: bool) -> Bat
 def _rebuilt(config: LocalServerConfig, env: dict[str, str], where: str) -> LocalServerConfig:
     try:
         return build_local_config(
-            command=config.command, args=config.args, env=env, cwd=config.cwd, offline=config.offline
+            command=config.command,
+            args=config.args,
+            env=env,
+            cwd=config.cwd,
+            offline=config.offline,
+            network=config.network,
         )
     except InvalidConfig as exc:
         field, message = next(iter(exc.problems.items()))

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from app.domain.errors import InvalidConfig
-from app.domain.local_config import LocalServerConfig, build_local_config
+from app.domain.local_config import NETWORK_CHOICES, LocalServerConfig, build_local_config
 from app.domain.names import server_name_problem
 from app.domain.placeholders import INPUT_ID, plain_text_problem
 from app.domain.remote_config import HEADER_NAME
@@ -26,7 +26,7 @@ MAX_URL_CHARS = 2048
 _WRAPPERS = {"mcpServers": "config (Claude Desktop, Claude Code or Plugboard)", "servers": "VS Code config"}
 # Claude Desktop keeps app settings beside `mcpServers`; they mean nothing here and are skipped.
 _SKIPPED_TOP_LEVEL = {"$schema", "globalShortcut", "preferences"}
-_LOCAL_KEYS = {"type", "command", "args", "env", "cwd", "offline", "disabled"}
+_LOCAL_KEYS = {"type", "command", "args", "env", "cwd", "offline", "network", "disabled"}
 _REMOTE_KEYS = {"type", "url", "serverUrl", "httpUrl", "headers", "fallback", "auth", "disabled"}
 _REMOTE_TYPES = {"http": "http", "streamable-http": "http", "streamableHttp": "http", "sse": "sse"}
 _INPUT_KEYS = {"type", "id", "description", "password", "default", "options"}
@@ -148,8 +148,13 @@ def _local_entry(name: str, entry: dict[str, Any], where: str) -> LocalEntry:
     for key, value in flags.items():
         if not isinstance(value, bool):
             raise InvalidConfig.single("json", f"{where}: `{key}` must be true or false.")
+    network = entry.get("network")
+    if network is not None and network not in NETWORK_CHOICES:
+        raise InvalidConfig.single("json", f'{where}: `network` must be "internet", "none" or "host".')
     try:
-        config = build_local_config(command=command, args=args, env=env, cwd=cwd, offline=flags["offline"])
+        config = build_local_config(
+            command=command, args=args, env=env, cwd=cwd, offline=flags["offline"], network=network
+        )
     except InvalidConfig as exc:
         field, message = next(iter(exc.problems.items()))
         raise InvalidConfig.single("json", f"{where}: {field}: {message}") from None

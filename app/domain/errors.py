@@ -6,6 +6,7 @@ PlugboardError
 ├── ServerNameTaken      the caller already has a server of that name
 ├── NotYourServer        an action named a server the caller does not own
 ├── ChangeExpired        a pending confirmation is gone (used, cancelled or too old)
+├── ServerLimitReached   adding would take the owner past the admin's servers_per_owner
 └── ServerUnavailable    the server is not running / failed to start / call failed
 """
 
@@ -44,6 +45,29 @@ class NotYourServer(PlugboardError):
 class ChangeExpired(PlugboardError):
     def __init__(self) -> None:
         super().__init__("This confirmation is no longer valid (already used, cancelled or expired). Start again.")
+
+
+class ServerLimitReached(PlugboardError):
+    """Adding would take the owner past `limits.servers_per_owner`: nothing was added; the message has the numbers."""
+
+    def __init__(self, message: str, *, have: int, adding: int, limit: int) -> None:
+        super().__init__(message)
+        self.have, self.adding, self.limit = have, adding, limit
+
+    @classmethod
+    def adding_servers(cls, *, have: int, adding: int, limit: int, what: str = "This") -> ServerLimitReached:
+        """`have` servers now (after any removals the same change makes), `adding` new ones, `limit` allowed."""
+        if adding == 1:
+            message = f"You have {have} of {limit} servers; remove one first (`/mcp remove <name>`)."
+        else:
+            advice = (
+                "remove some first (`/mcp remove <name>`)" if adding <= limit else "that is more than the limit allows"
+            )
+            message = (
+                f"{what} adds {adding} servers but you have room for {max(limit - have, 0)} more (limit {limit}); "
+                f"{advice}."
+            )
+        return cls(message, have=have, adding=adding, limit=limit)
 
 
 class ServerUnavailable(PlugboardError):

@@ -22,12 +22,34 @@ MAX_CWD_BYTES = 1024
 MAX_COMMAND_LINE_BYTES = 8192
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-# Names that change how a program or its loader/interpreter behaves, or that Plugboard sets itself.
-DANGEROUS_ENV = re.compile(
-    r"^(LD_.*|DYLD_.*|PYTHON.*|NODE_OPTIONS|NODE_PATH|PERL5.*|PERLLIB|RUBYOPT|RUBYLIB|BASH_ENV|ENV|"
-    r"PATH|HOME|SHELL|IFS|USER|LOGNAME|TERM|LANG|GIT_.*|.*_PROXY|SSL_CERT_.*|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|"
-    r"GCONV_PATH|MALLOC_.*|TMPDIR|XDG_.*)$"
+# Names that may not be set, each group with the reason the owner is told. Checked in order, first match wins.
+# Package-registry and proxy settings are allowed but flagged on the confirmation (see app/domain/risk.py).
+_REFUSED_ENV: tuple[tuple[str, str], ...] = (
+    (
+        r"PATH|HOME|SHELL|USER|LOGNAME|TERM|LANG|TMPDIR",
+        "Plugboard sets it itself",
+    ),
+    (
+        # TLS first: `PYTHONHTTPSVERIFY` and `GIT_SSL_NO_VERIFY` would match the broader code patterns below.
+        r"SSL_CERT_.*|SSLKEYLOGFILE|NODE_TLS_REJECT_UNAUTHORIZED|NODE_EXTRA_CA_CERTS|REQUESTS_CA_BUNDLE|"
+        r"CURL_CA_BUNDLE|PYTHONHTTPSVERIFY|GIT_SSL_.*|NPM_CONFIG_(STRICT_SSL|CA|CAFILE)|PIP_(CERT|TRUSTED_HOST)|"
+        r"UV_INSECURE_HOST|YARN_(STRICT_SSL|ENABLE_STRICT_SSL|CAFILE|CA_FILE_PATH)|DENO_CERT|DENO_TLS_CA_STORE",
+        "it changes which certificates are trusted or weakens TLS checks",
+    ),
+    (
+        r"LD_.*|DYLD_.*|GLIBC_TUNABLES|GCONV_PATH|LOCPATH|MALLOC_.*|OPENSSL_(CONF|ENGINES|MODULES)|"
+        r"PYTHON.*|NODE_OPTIONS|NODE_PATH|NODE_REPL_EXTERNAL_MODULE|PERL5.*|PERLLIB|RUBYOPT|RUBYLIB|"
+        r"JAVA_TOOL_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|LUA_INIT.*|PHPRC|PHP_INI_SCAN_DIR|"
+        r"BASH_ENV|ENV|IFS|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|ZDOTDIR|XDG_.*|GIT_.*|"
+        r"NPM_CONFIG_(NODE_OPTIONS|SCRIPT_SHELL|SHELL|ONLOAD_SCRIPT|USERCONFIG|GLOBALCONFIG)|"
+        r"UV_CONFIG_FILE|PIP_CONFIG_FILE",
+        "it changes which code runs (what the program loads, or a config file you would not see here)",
+    ),
 )
+_REFUSED_ENV_PATTERNS = tuple((re.compile(f"^(?:{pattern})$"), reason) for pattern, reason in _REFUSED_ENV)
+# Every refused name in one pattern, for callers that only need yes or no.
+DANGEROUS_ENV = re.compile("^(?:" + "|".join(pattern for pattern, _ in _REFUSED_ENV) + ")$")
+NETWORK_CHOICES = ("internet", "none", "host")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -44,12 +66,20 @@ class LocalServerConfig(BaseModel):
     cwd: str | None = None
     # Sandboxed servers keep the network unless their owner marks them offline.
     offline: bool = False
+    # "internet" (public addresses only), "none" (loopback only) or "host"; None: the admin policy's default.
+    network: Literal["internet", "none", "host"] | None = None
 
     def __repr__(self) -> str:
         masked = dict.fromkeys(self.env, "***")
         return f"LocalServerConfig(command={self.command!r}, args={self.args!r}, env={masked!r}, cwd={self.cwd!r})"
 
     __str__ = __repr__
+
+    def network_or(self, default: Literal["internet", "none", "host"]) -> Literal["internet", "none", "host"]:
+        """The network this server gets: its own setting, "none" for the older `offline`, else the default."""
+        if self.network is not None:
+            return self.network
+        return "none" if self.offline else default
 
     def command_line(self) -> str:
         """The exact argv, shell-quoted for display; never truncated."""
@@ -59,7 +89,10 @@ class LocalServerConfig(BaseModel):
 
     def approval_hash(self) -> str:
         """sha256 of the canonical JSON: any change to what runs needs a new approval."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        if data["network"] is None:
+            del data["network"]  # unset, as in every config approved before the setting existed
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def runtime_differs_from(self, other: object) -> bool:
@@ -83,7 +116,13 @@ class LocalServerConfig(BaseModel):
 
 
 def build_local_config(
-    *, command: str, args: list[str] | tuple[str, ...], env: dict[str, str], cwd: str | None, offline: bool = False
+    *,
+    command: str,
+    args: list[str] | tuple[str, ...],
+    env: dict[str, str],
+    cwd: str | None,
+    offline: bool = False,
+    network: str | None = None,
 ) -> LocalServerConfig:
     """Validate every field and return the config, or raise InvalidConfig naming each bad field."""
     problems: dict[str, str] = {}
@@ -112,10 +151,19 @@ def build_local_config(
         cwd = cwd.strip() or None
     if cwd is not None and (problem := _cwd_problem(cwd)):
         problems["cwd"] = problem
+    if network is not None and network not in NETWORK_CHOICES:
+        problems["network"] = 'Network must be "internet" (public addresses only), "none" or "host".'
     if problems:
         raise InvalidConfig(problems)
     try:
-        return LocalServerConfig(command=command, args=tuple(args), env=dict(env), cwd=cwd, offline=offline)
+        return LocalServerConfig(
+            command=command,
+            args=tuple(args),
+            env=dict(env),
+            cwd=cwd,
+            offline=offline,
+            network=network,  # checked against NETWORK_CHOICES above
+        )
     except ValidationError as exc:  # defensive: the checks above should cover every rule
         raise InvalidConfig.single("command", exc.errors()[0]["msg"]) from None
 
@@ -159,11 +207,16 @@ def _env_problem(env: dict[str, str]) -> str | None:
                 f"`{_printable(name)}` is not a valid variable name: use UPPERCASE letters, digits and '_', "
                 "starting with a letter."
             )
-        if DANGEROUS_ENV.fullmatch(name):
-            return f"`{name}` cannot be set: it changes how programs load or Plugboard sets it itself."
+        if reason := refused_env_reason(name):
+            return f"`{name}` cannot be set: {reason}."
         if problem := _text_problem(value, MAX_ENV_VALUE_BYTES, f"The value of {name}", allow_empty=True, shown=False):
             return problem
     return None
+
+
+def refused_env_reason(name: str) -> str | None:
+    """Why a variable of this name may not be set, or None when it may."""
+    return next((reason for pattern, reason in _REFUSED_ENV_PATTERNS if pattern.fullmatch(name)), None)
 
 
 def _cwd_problem(cwd: str) -> str | None:
@@ -212,7 +265,7 @@ def config_from_mapping(entry: Any, *, where: str) -> LocalServerConfig:
     # Checked before unknown fields: a remote entry carries `url`/`headers`, and its owner needs the pointer.
     if kind in _REMOTE_TYPES or any(key in entry for key in _REMOTE_URL_KEYS):
         raise InvalidConfig.single("json", f"{where}: remote servers are added with `/mcp connect`, not as JSON.")
-    allowed = {"type", "command", "args", "env", "cwd", "offline"}
+    allowed = {"type", "command", "args", "env", "cwd", "offline", "network"}
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise InvalidConfig.single(
@@ -235,8 +288,11 @@ def config_from_mapping(entry: Any, *, where: str) -> LocalServerConfig:
     offline = entry.get("offline", False)
     if not isinstance(offline, bool):
         raise InvalidConfig.single("json", f"{where}: `offline` must be true or false.")
+    network = entry.get("network")
+    if network is not None and network not in NETWORK_CHOICES:
+        raise InvalidConfig.single("json", f'{where}: `network` must be "internet", "none" or "host".')
     try:
-        return build_local_config(command=command, args=args, env=env, cwd=cwd, offline=offline)
+        return build_local_config(command=command, args=args, env=env, cwd=cwd, offline=offline, network=network)
     except InvalidConfig as exc:
         field, message = next(iter(exc.problems.items()))
         raise InvalidConfig.single("json", f"{where}: {field}: {message}") from None

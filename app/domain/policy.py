@@ -5,13 +5,17 @@ Loaded from a TOML file (PLUGBOARD_POLICY_FILE); every field has a safe default,
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 LocalMode = Literal["sandboxed", "catalog", "trusted", "off"]
+# internet: public addresses only (never the host, its loopback or private networks); none: loopback only;
+# host: the host's own network, no isolation (single-user installs).
+NetworkMode = Literal["internet", "none", "host"]
 
 # Tools whose names or descriptions suggest running code or changing files start denied.
 DEFAULT_TOOL_DENYLIST = (
@@ -20,6 +24,15 @@ DEFAULT_TOOL_DENYLIST = (
     r"(^|[_\-.])(write|edit|delete|remove|rm|rmdir|unlink|move|mv|rename|copy|cp|chmod|chown|truncate|"
     r"overwrite|create_directory|mkdir|patch)[_\-.]?(file|files|dir|directory|path)?($|[_\-.])",
     r"(^|[_\-.])(write_file|edit_file|delete_file|move_file|file_write|fs_write|apply_patch)($|[_\-.])",
+    # Version-control writes and other state-changing verbs, first in the name or after a namespace (`git_push`).
+    # Anchored at the start so nouns stay readable: `get_commit`, `git_diff_staged`, `list_deployments` are reads.
+    r"^((git|hg|svn|vcs|repo|db|sql|k8s|kube|docker|container|process|service|app)[_\-.])?"
+    r"(commit|push|reset|checkout|merge|rebase|revert|cherry_pick|stash|stage|unstage|create_branch|delete_branch|"
+    r"create_tag|delete_tag|drop|kill|terminate|deploy|publish)($|[_\-.])",
+    # Words that are writes only as version-control commands (`add` alone is a calculator's tool).
+    r"^(git|hg|svn|vcs)[_\-.](add|tag|init|clone|pull|switch|restore|rm|mv|clean|apply|am)($|[_\-.])",
+    # Knowledge-graph / memory writes: `create_entities`, `add_observations`, `delete_relations`, `update_memory`.
+    r"^((memory|graph|kg)[_\-.])?(create|add|delete|remove|update)_(entit|relation|observation|memor|node|edge)",
 )
 
 
@@ -43,6 +56,44 @@ class LocalServerPolicy(_Strict):
     catalog: tuple[CatalogEntry, ...] = ()
     # Host paths visible (read-only) inside the sandbox besides the system directories.
     read_only_paths: tuple[str, ...] = ()
+    # What a server's network is when its owner does not choose; "host" only if allow_host_network.
+    network: NetworkMode = "internet"
+    allow_host_network: bool = False
+    # Networks (CIDR) a sandboxed server may reach although they are private, e.g. an internal package
+    # registry. Shown on every confirmation card while set.
+    allow_networks: tuple[str, ...] = ()
+    # When Plugboard runs as root, each owner's servers run as one uid of [uid_base, uid_base + uid_count).
+    uid_base: int = Field(default=200_000, ge=1000, le=2**31 - 2**20)
+    uid_count: int = Field(default=100_000, ge=1, le=2**20)
+    # The group that may open /dev/net/tun (slirp4netns runs with it; no server ever has it). One value for
+    # every Plugboard on the host: each start sets it on the device.
+    tun_gid: int = Field(default=199_999, ge=1000, le=2**31 - 1)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network such as 10.20.0.0/16 or 203.0.113.7/32") from None
+        return networks
+
+    @model_validator(mode="after")
+    def _tun_group_outside_the_uid_range(self) -> LocalServerPolicy:
+        if self.uid_base <= self.tun_gid < self.uid_base + self.uid_count:
+            raise ValueError("tun_gid must not be one of the servers' uids (uid_base .. uid_base + uid_count - 1)")
+        return self
+
+    @model_validator(mode="after")
+    def _host_network_allowed(self) -> LocalServerPolicy:
+        if self.network == "host" and not self.allow_host_network:
+            raise ValueError('network = "host" needs allow_host_network = true (single-user installs only)')
+        return self
+
+    def networks_for_owners(self) -> tuple[NetworkMode, ...]:
+        """The network settings an owner may choose for a server."""
+        return ("internet", "none", "host") if self.allow_host_network else ("internet", "none")
 
     @field_validator("read_only_paths")
     @classmethod
@@ -66,6 +117,8 @@ class Limits(_Strict):
     memory_mb: int = Field(default=1024, ge=64, le=65536)
     file_size_mb: int = Field(default=100, ge=1, le=65536)
     open_files: int = Field(default=256, ge=16, le=65536)
+    # Disk space of each server's private home (a filesystem of its own when Plugboard runs as root).
+    home_quota_mb: int = Field(default=512, ge=16, le=1_048_576)
 
 
 class RemotePolicy(_Strict):
@@ -113,3 +166,22 @@ def parse_policy(text: str, *, source: str = "policy file") -> Policy:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise PolicyError(f"{source} has invalid settings: {problems}") from None
+
+
+def exposing_read_only_paths(read_only_paths: tuple[str, ...], protected: tuple[str, ...]) -> list[str]:
+    """One message per admin `read_only_paths` entry that would show a path only the app may see.
+
+    `protected` are absolute, resolved paths (data dir, working dir, settings files, key file); an entry equal to
+    one of them, or a folder holding one, would put it inside every sandbox.
+    """
+    problems = []
+    for entry in read_only_paths:
+        folder = entry.rstrip("/")
+        for path in protected:
+            if path == folder or path.startswith(folder + "/"):
+                problems.append(
+                    f"local_servers.read_only_paths entry {entry!r} would show {path} to every sandboxed server; "
+                    "list a folder that does not contain Plugboard's data dir, working dir, settings or key files"
+                )
+                break
+    return problems

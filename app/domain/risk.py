@@ -37,6 +37,13 @@ _SENSITIVE = re.compile(
     r"(^|[/\s=~])(\.ssh|\.aws|\.gnupg|\.kube|\.docker|\.netrc|\.env|\.pgpass|id_rsa|id_ed25519|shadow|passwd)\b"
 )
 _SAFE_ABSOLUTE = ("/usr/", "/opt/", "/home/plugboard/", "/dev/null")
+# Environment variables that are allowed but change where the server's code or traffic comes from.
+_REGISTRY_ENV = re.compile(
+    r"^(NPM_CONFIG_.*REGISTRY.*|YARN_REGISTRY|YARN_NPM_REGISTRY_SERVER|PNPM_.*REGISTRY.*|BUN_CONFIG_REGISTRY|"
+    r"UV_.*INDEX.*|UV_FIND_LINKS|PIP_.*INDEX.*|PIP_FIND_LINKS)$"
+)
+_NPM_CONFIG_ENV = re.compile(r"^NPM_CONFIG_.+$")
+_PROXY_ENV = re.compile(r"^.*_PROXY$")
 
 
 def risk_flags(config: LocalServerConfig) -> list[str]:
@@ -63,7 +70,21 @@ def risk_flags(config: LocalServerConfig) -> list[str]:
         flags.append("uses paths outside your server folder: " + ", ".join(f"`{p[:80]}`" for p in outside[:5]))
     if any(_SENSITIVE.search(w) for w in words):
         flags.append("mentions credentials or key files (e.g. `.ssh`, `.aws`)")
+    flags += [flag for name in config.env if (flag := env_flag(name))]
     return flags
+
+
+def env_flag(name: str) -> str | None:
+    """Why an allowed environment variable still deserves a look (its value is never shown), or None."""
+    if _REGISTRY_ENV.match(name):
+        return f"`{name}` points the package manager at another registry: what it downloads and runs comes from there"
+    if name == "NO_PROXY":
+        return "`NO_PROXY` chooses which hosts the server reaches without going through a proxy"
+    if _PROXY_ENV.match(name):
+        return f"`{name}` sends the server's traffic through a proxy you name: the proxy sees where it connects"
+    if _NPM_CONFIG_ENV.match(name):
+        return f"`{name}` changes how npm fetches and installs the packages it runs"
+    return None
 
 
 def _recursive_delete(tokens: list[str]) -> bool:

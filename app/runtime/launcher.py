@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,10 @@ class Launcher(Protocol):
         """True when the last failure means the owner must sign in again."""
         ...
 
+    def forget(self, record: ServerRecord) -> None:
+        """The server was removed: delete what it kept on the host. Called after it stopped."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -78,6 +83,9 @@ class LauncherRouter:
 
     def needs_authorization(self, record: ServerRecord) -> bool:
         return self._for(record).needs_authorization(record)
+
+    def forget(self, record: ServerRecord) -> None:
+        self._for(record).forget(record)
 
     def close(self) -> None:
         self._local.close()
@@ -117,6 +125,9 @@ class DirectLauncher(LocalLauncherBase):
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
         return bounded_stdio(self.parameters(record), errlog=stderr.writer)
+
+    def forget(self, record: ServerRecord) -> None:
+        shutil.rmtree(self._folders.home(record).parent, ignore_errors=True)
 
     def close(self) -> None:
         """Nothing to release: direct children are reaped by the stdio transport."""

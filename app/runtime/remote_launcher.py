@@ -130,5 +130,8 @@ class RemoteLauncher:
             return f"there is no MCP endpoint at {config.url} (HTTP 404)"
         return None  # network trouble and server errors may pass: the actor retries with backoff
 
+    def forget(self, record: ServerRecord) -> None:
+        """Nothing on the host: a remote server's tokens are deleted with its record."""
+
     def close(self) -> None:
         """HTTP clients live and die with each session."""

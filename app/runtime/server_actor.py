@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,14 @@ from mcp.client.client import ConnectMode
 from mcp.client.session import ElicitationFnT, IncomingMessage
 from mcp.shared.exceptions import MCPError
 
+from app.domain.local_config import LocalServerConfig
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from app.runtime.launcher import Launcher
+from app.runtime.stderr_hint import stderr_hint
 from app.runtime.stderr_ring import StderrRing
 from app.runtime.supervised_transport import TransportHealth, supervised
+from app.security.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,8 @@ class ActorTimings:
     request_timeout: float = 60.0
     restart_backoff: float = 1.0
     restart_backoff_max: float = 60.0
-    max_restarts: int = 5
+    # Failed starts in a row (never ready in between) before the actor stops trying until the owner acts.
+    max_failed_starts: int = 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class ServerActor:
         self._task: asyncio.Task[None] | None = None
         self._elicitation = options.elicitation_callback
         self._mode: ConnectMode = options.mode
+        # Every text built from what the server printed or raised goes through this before anyone sees it.
+        self._redact = Redactor(record.config.secret_values())
         self.status = ServerStatus("starting")
         self.stderr_tail = ""
 
@@ -121,15 +128,33 @@ class ServerActor:
                 if self._launcher.retry_now(self.record):
                     continue
                 failures += 1
-                self._set_status(ServerStatus("error", reason))
-                self._settled.set()
+                limit = self._timings.max_failed_starts
+                reason = reason.rstrip().rstrip(".")  # sentences follow
                 if not retryable:  # a missing command or folder will not appear by retrying
+                    self._fail(f"{reason}. {self._what_to_do()}")
                     return
-                if failures > self._timings.max_restarts:
-                    log.warning("server %s gave up after %d failures", self.record.name, failures)
+                if failures >= limit:
+                    log.warning("server %s stopped after %d failed starts in a row", self.record.name, failures)
+                    self._fail(f"{reason}. Stopped after {failures} failed starts in a row. {self._what_to_do()}")
                     return
+                self._fail(f"{reason} (trying again: failed start {failures} of {limit}). {self._what_to_do()}")
                 delay = min(self._timings.restart_backoff * 2 ** (failures - 1), self._timings.restart_backoff_max)
                 await anyio.sleep(delay)
+
+    def _fail(self, detail: str) -> None:
+        self._set_status(ServerStatus("error", detail))
+        self._settled.set()
+
+    def _what_to_do(self) -> str:
+        name = self.record.name
+        if isinstance(self.record.config, LocalServerConfig):
+            return (
+                f"What you can do: fix the command with `/mcp edit {name}`, try again with `/mcp reload {name}`, "
+                "or ask your Plugboard admin if the host is missing something."
+            )
+        return (
+            f"What you can do: try again with `/mcp reload {name}`, or change the URL or key with `/mcp edit {name}`."
+        )
 
     async def _one_session(self) -> tuple[str | None, bool]:
         """Run one connection; return why it ended (None for a clean end) and whether a retry can help."""
@@ -148,7 +173,7 @@ class ServerActor:
         finally:
             self._client = None
             stderr.close()
-            self.stderr_tail = stderr.text()[-4000:]
+            self.stderr_tail = self._redact(stderr.text())[-4000:]  # redacted whole: the cut cannot split a secret
 
     async def _connect_and_serve(self, stderr: StderrRing, health: TransportHealth) -> str | None:
         # Drain stderr from the moment the process exists: a chatty server must not block on a full pipe.
@@ -179,8 +204,9 @@ class ServerActor:
                 return health.problem
         if connect.cancelled_caught:
             return (
-                f"the server did not complete the MCP handshake within {self._timings.connect_timeout:g} s "
-                "(is this an MCP server that speaks stdio?)" + _stderr_hint(stderr)
+                f"the server did not finish starting within {self._timings.connect_timeout:g} s"
+                + _stdout_question(health)
+                + self._hint(stderr)
             )
         return health.problem
 
@@ -217,14 +243,20 @@ class ServerActor:
             return health.problem
         if isinstance(exc, MCPError):
             if exc.code == types.CONNECTION_CLOSED or health.closed.is_set():
-                return "the server exited" + _stderr_hint(stderr)
-            return f"MCP error {exc.code}: {exc.message}" + _stderr_hint(stderr)
+                return "the server exited" + _stdout_question(health) + self._hint(stderr)
+            return f"MCP error {exc.code}: {exc.message}" + self._hint(stderr)
         if health.closed.is_set():
-            return "the server exited" + _stderr_hint(stderr)
-        log.warning("server %s failed", self.record.name, exc_info=exc)
-        return f"{type(exc).__name__}: {exc}" + _stderr_hint(stderr)
+            return "the server exited" + _stdout_question(health) + self._hint(stderr)
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        log.warning("server %s failed: %s", self.record.name, self._redact(trace))
+        return f"{type(exc).__name__}: {exc}" + self._hint(stderr)
+
+    def _hint(self, stderr: StderrRing) -> str:
+        return stderr_hint(stderr.text(), self._redact)
 
     def _set_status(self, status: ServerStatus) -> None:
+        if status.detail:  # exception texts, launcher messages and stderr can all carry a secret
+            status = ServerStatus(status.state, self._redact(status.detail), status.tool_count)
         if status != self.status:
             self.status = status
             self._on_status(self.record, status)
@@ -253,6 +285,8 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def _stderr_hint(stderr: StderrRing) -> str:
-    line = stderr.last_line()
-    return f"; last stderr line: {line}" if line else ""
+def _stdout_question(health: TransportHealth) -> str:
+    """Asked only when the process did print something on stdout that is not MCP."""
+    if not health.wrote_non_mcp:
+        return ""
+    return "; it printed lines on stdout that are not MCP messages (is this an MCP server that speaks stdio?)"

@@ -114,6 +114,11 @@ class SessionManager:
         await actor.stop()
         self._registry.withdraw(actor.record.owner, server_id)
 
+    async def forget(self, record: ServerRecord) -> None:
+        """A removed server: stop it, then delete what it kept on the host (its private home)."""
+        await self.stop(record.id)
+        await asyncio.to_thread(self._launcher.forget, record)
+
     async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
         actor = self._actors.get(server_id)
         if actor is None:

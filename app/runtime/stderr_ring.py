@@ -80,9 +80,10 @@ class StderrRing:
             if not self._reader_attached or self._size + self.dropped == before:
                 return
 
+    @property
+    def at_end(self) -> bool:
+        """True once every writer closed the pipe and all it held was read (or draining never started)."""
+        return not self._reader_attached
+
     def text(self) -> str:
         return b"".join(self._chunks).decode(errors="replace")
-
-    def last_line(self, max_chars: int = 300) -> str:
-        lines = [line.strip() for line in self.text().splitlines() if line.strip()]
-        return lines[-1][:max_chars] if lines else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TextIO
 
@@ -41,11 +41,21 @@ def parse_message(line: bytes) -> SessionMessage | Exception:
 
 @asynccontextmanager
 async def bounded_stdio(
-    params: StdioServerParameters, errlog: TextIO, *, max_line_bytes: int = MAX_LINE_BYTES
+    params: StdioServerParameters,
+    errlog: TextIO,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    pass_fds: Sequence[int] = (),
 ) -> AsyncIterator[TransportStreams]:
+    """`pass_fds`: descriptors the child inherits as they are (pipes to the sandbox's wrappers)."""
     # `params.env` is complete (built from scratch by the launcher): nothing of ours is merged in.
     process = await anyio.open_process(
-        [params.command, *params.args], env=params.env, cwd=params.cwd, stderr=errlog, start_new_session=True
+        [params.command, *params.args],
+        env=params.env,
+        cwd=params.cwd,
+        stderr=errlog,
+        start_new_session=True,
+        pass_fds=pass_fds,
     )
     inbound_send, inbound_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     outbound_send, outbound_receive = anyio.create_memory_object_stream[SessionMessage](0)

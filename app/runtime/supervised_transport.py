@@ -22,6 +22,11 @@ class TransportHealth:
         self.bad_lines = 0
         self.problem: str | None = None
 
+    @property
+    def wrote_non_mcp(self) -> bool:
+        """Whether the server printed anything on stdout that is not a JSON-RPC message."""
+        return self.bad_lines > 0
+
 
 @asynccontextmanager
 async def supervised(

@@ -18,7 +18,14 @@ import aiosqlite
 
 from app.domain.config_batch import BatchItem, ImportPlan, PendingBatch, Source, plan_import, with_inputs
 from app.domain.config_document import ConfigDocument
-from app.domain.errors import ChangeExpired, InvalidConfig, NotYourServer, PlugboardError, ServerNameTaken
+from app.domain.errors import (
+    ChangeExpired,
+    InvalidConfig,
+    NotYourServer,
+    PlugboardError,
+    ServerLimitReached,
+    ServerNameTaken,
+)
 from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
 from app.domain.server import PENDING_CHANGE_TTL_SECONDS, ServerRecord
@@ -91,7 +98,9 @@ class ConfigImportService:
         current = await self._servers.records(owner)
         plan = plan_import(document, current)
         conditions = self._conditions(plan)
-        self._check_count(len(current), plan, replace=True)  # the most a later Replace could make room for
+        # Refused now only when even Replace (which removes what the file leaves out) could not make it fit; the
+        # numbers shown are those of a Merge, i.e. of the servers the owner has now.
+        self._check_count(len(current), plan, replace=True, shown_have=len(current))
         if plan.nothing_to_change(replace=True) and not plan.inputs:
             if source == "disk":  # the file is back to what runs: an earlier edit still waiting is moot
                 async with self._db.transaction() as conn:
@@ -144,7 +153,9 @@ class ConfigImportService:
             if batch.plan.inputs:
                 raise InputsMissing()
             items = batch.plan.changes(replace=replace or batch.always_replace)
-            self._check_count(len(before), batch.plan, replace=replace or batch.always_replace)
+            # Counted in this transaction: a confirmation of a single server clicked meanwhile cannot slip past.
+            have = await self._repo.count_for_owner(conn, owner)
+            self._check_count(have, batch.plan, replace=replace or batch.always_replace)
             return await self._apply(conn, owner, batch, items, before)
 
         return await self._servers.apply(owner, change)
@@ -200,13 +211,13 @@ class ConfigImportService:
                     raise InvalidConfig.single("json", f"`{item.name}`: {exc}") from None
         return conditions
 
-    def _check_count(self, current: int, plan: ImportPlan, *, replace: bool) -> None:
+    def _check_count(self, current: int, plan: ImportPlan, *, replace: bool, shown_have: int | None = None) -> None:
+        """The whole file fits under the owner's server limit, or it is refused whole (never trimmed)."""
         adds = sum(1 for item in plan.items if item.kind == "add")
-        after = current + adds - (len(plan.removals) if replace else 0)
-        if adds and after > self._max_servers:
-            raise InvalidConfig.single(
-                "json", f"This would give you {after} servers; the limit is {self._max_servers}. Remove some first."
-            )
+        kept = current - (len(plan.removals) if replace else 0)
+        if adds and kept + adds > self._max_servers:
+            have = kept if shown_have is None else shown_have
+            raise ServerLimitReached.adding_servers(have=have, adding=adds, limit=self._max_servers, what="This file")
 
     async def _apply(
         self,

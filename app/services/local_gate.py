@@ -15,14 +15,21 @@ class RunConditions:
     """What the consent message states about how the server will run."""
 
     sandboxed: bool
-    network: bool
+    # "internet" (public addresses only), "none" or "host"; trusted mode is always the host's network.
+    network: str
     flags: tuple[str, ...]
+    # Private networks the admin lets every sandbox reach, said on the card while any is set.
+    allow_networks: tuple[str, ...] = ()
+    home_quota_mb: int | None = None
 
 
 class LocalGate:
-    def __init__(self, policy: LocalServerPolicy, sandbox_problem: str | None) -> None:
+    def __init__(
+        self, policy: LocalServerPolicy, sandbox_problem: str | None, *, home_quota_mb: int | None = None
+    ) -> None:
         self._policy = policy
         self._sandbox_problem = sandbox_problem
+        self._home_quota_mb = home_quota_mb
 
     @property
     def mode(self) -> str:
@@ -43,6 +50,17 @@ class LocalGate:
                 "command", f"Your admin allows only catalog commands here. Allowed: {allowed}"[:1900]
             )
         sandboxed = mode != "trusted"
+        network = config.network_or(self._policy.network)
+        if sandboxed and network not in self._policy.networks_for_owners():
+            raise InvalidConfig.single(
+                "network", 'Your admin does not allow `"network": "host"` here; use "internet" or "none".'
+            )
+        if not sandboxed:
+            return RunConditions(sandboxed=False, network="host", flags=tuple(risk_flags(config)))
         return RunConditions(
-            sandboxed=sandboxed, network=not config.offline or not sandboxed, flags=tuple(risk_flags(config))
+            sandboxed=True,
+            network=network,
+            flags=tuple(risk_flags(config)),
+            allow_networks=self._policy.allow_networks if network == "internet" else (),
+            home_quota_mb=self._home_quota_mb,
         )

@@ -10,13 +10,21 @@ import asyncio
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 import aiosqlite
 
-from app.domain.errors import ChangeExpired, InvalidConfig, NotYourServer, ServerNameTaken, ServerNotFound
+from app.domain.errors import (
+    ChangeExpired,
+    InvalidConfig,
+    NotYourServer,
+    PlugboardError,
+    ServerLimitReached,
+    ServerNameTaken,
+    ServerNotFound,
+)
 from app.domain.local_config import LocalServerConfig
 from app.domain.names import server_name_problem
 from app.domain.owner import Owner
@@ -42,6 +50,10 @@ class ServerOverview:
     record: ServerRecord
     status: ServerStatus
     tools: list[RegisteredTool]
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.record.config, LocalServerConfig)
 
 
 class ServerService:
@@ -114,16 +126,36 @@ class ServerService:
         return self._gate.check(config)
 
     async def propose_add(self, owner: Owner, name: str, config: ServerConfig) -> PendingChange:
+        """One new server; a full owner is told at once (on the form's name field). Confirming checks again."""
+        existing = await self._repo.list_for_owner(owner)
+        self._check_new(name, config, existing)
+        if len(existing) >= self._max_servers:
+            full = ServerLimitReached.adding_servers(have=len(existing), adding=1, limit=self._max_servers)
+            raise InvalidConfig.single("name", str(full))
+        return await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
+
+    async def propose_adds(self, owner: Owner, configs: Mapping[str, ServerConfig]) -> list[PendingChange]:
+        """Several new servers shown together (e.g. a pasted `mcpServers` map): refused whole when they do not all
+        fit under the owner's server limit, never trimmed."""
+        existing = await self._repo.list_for_owner(owner)
+        for name, config in configs.items():
+            self._check_new(name, config, existing)
+        if len(existing) + len(configs) > self._max_servers:
+            raise ServerLimitReached.adding_servers(
+                have=len(existing), adding=len(configs), limit=self._max_servers, what="This config"
+            )
+        return [
+            await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
+            for name, config in configs.items()
+        ]
+
+    def _check_new(self, name: str, config: ServerConfig, existing: list[ServerRecord]) -> None:
         if problem := server_name_problem(name):
             raise InvalidConfig.single("name", problem)
-        existing = await self._repo.list_for_owner(owner)
         if any(s.name == name for s in existing):
             raise ServerNameTaken(name)
-        if len(existing) >= self._max_servers:
-            raise InvalidConfig.single("name", f"You already have {self._max_servers} servers; remove one first.")
         self._gate.check(config)
         _no_placeholders(config)
-        return await self._store_pending(owner, "add", name, config, server_id=None, base_version=None)
 
     async def propose_edit(self, owner: Owner, server_id: str, config: ServerConfig) -> PendingChange | None:
         """None when nothing that runs has changed."""
@@ -162,54 +194,99 @@ class ServerService:
     # -- committing --------------------------------------------------------------------------
 
     async def confirm(self, owner: Owner, change_id: str) -> ServerRecord:
+        [outcome] = await self.confirm_all(owner, [change_id])
+        if isinstance(outcome, PlugboardError):
+            raise outcome
+        return outcome
+
+    async def confirm_all(self, owner: Owner, change_ids: list[str]) -> list[ServerRecord | PlugboardError]:
+        """Apply changes the owner confirmed together, in one transaction; each one is stored or says why not.
+
+        The server limit is checked on the servers counted inside that transaction, so confirmations clicked at
+        the same moment (or an admin tool writing meanwhile) cannot pass it together. When the adds among these
+        changes do not all fit, none of the changes is applied (ServerLimitReached) and they stay confirmable."""
         async with self._locks(owner):
             before = await self._snapshot(owner)
             async with self._db.transaction() as conn:
-                change = await self._repo.take_pending(conn, change_id)
-                if change is None or change.expired(self._clock()):
-                    raise ChangeExpired()
-                if change.owner != owner:
-                    raise NotYourServer()
-                self._gate.check(change.config)  # the policy may have changed since it was shown
-                now = self._clock()
-                if change.kind == "add":
-                    if any(s.name == change.name for s in before.values()):
-                        raise ServerNameTaken(change.name)
-                    record = ServerRecord(
-                        id=uuid.uuid4().hex,
-                        owner=owner,
-                        name=change.name,
-                        config=change.config,
-                        enabled=True,
-                        approved_hash=change.config.approval_hash(),
-                        version=1,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    await self._repo.insert(conn, record)
-                else:
-                    current = before.get(change.server_id or "")
-                    if current is None:
-                        raise ServerNotFound(change.name)
-                    if current.version != change.base_version:
-                        raise ChangeExpired()  # someone changed it since this confirmation was shown
-                    record = current.model_copy(
-                        update={
-                            "config": change.config,
-                            "approved_hash": change.config.approval_hash(),
-                            "version": current.version + 1,
-                            "updated_at": now,
-                        }
-                    )
-                    await self._repo.update(conn, record, expected_version=current.version)
-                await self._audit.append(
-                    conn,
-                    owner=owner,
-                    action=f"approved_{change.kind}",
-                    server_name=record.name,
-                    detail={"config_sha256": record.approved_hash, "summary": summary(record.config)},
-                )
-            await self._committed(owner, before)
+                taken = [await self._take(conn, owner, change_id) for change_id in change_ids]
+                adds = sum(1 for change in taken if isinstance(change, PendingChange) and change.kind == "add")
+                if adds:
+                    have = await self._repo.count_for_owner(conn, owner)
+                    if have + adds > self._max_servers:
+                        raise ServerLimitReached.adding_servers(
+                            have=have, adding=adds, limit=self._max_servers, what="This confirmation"
+                        )
+                names = {record.name for record in before.values()}
+                outcomes: list[ServerRecord | PlugboardError] = []
+                for change in taken:
+                    if isinstance(change, PlugboardError):
+                        outcomes.append(change)
+                        continue
+                    try:
+                        # Each check below comes before anything is written for this change.
+                        outcomes.append(await self._store(conn, owner, change, before, names))
+                    except PlugboardError as exc:
+                        outcomes.append(exc)
+            if any(isinstance(outcome, ServerRecord) for outcome in outcomes):
+                await self._committed(owner, before)
+        return outcomes
+
+    async def _take(self, conn: aiosqlite.Connection, owner: Owner, change_id: str) -> PendingChange | PlugboardError:
+        change = await self._repo.take_pending(conn, change_id, owner=owner)  # someone else's stays untouched
+        if change is None or change.expired(self._clock()):
+            return ChangeExpired()
+        if change.owner != owner:
+            return NotYourServer()
+        return change
+
+    async def _store(
+        self,
+        conn: aiosqlite.Connection,
+        owner: Owner,
+        change: PendingChange,
+        before: dict[str, ServerRecord],
+        names: set[str],
+    ) -> ServerRecord:
+        self._gate.check(change.config)  # the policy may have changed since it was shown
+        now = self._clock()
+        if change.kind == "add":
+            if change.name in names:
+                raise ServerNameTaken(change.name)
+            record = ServerRecord(
+                id=uuid.uuid4().hex,
+                owner=owner,
+                name=change.name,
+                config=change.config,
+                enabled=True,
+                approved_hash=change.config.approval_hash(),
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            await self._repo.insert(conn, record)
+            names.add(record.name)
+        else:
+            current = before.get(change.server_id or "")
+            if current is None:
+                raise ServerNotFound(change.name)
+            if current.version != change.base_version:
+                raise ChangeExpired()  # someone changed it since this confirmation was shown
+            record = current.model_copy(
+                update={
+                    "config": change.config,
+                    "approved_hash": change.config.approval_hash(),
+                    "version": current.version + 1,
+                    "updated_at": now,
+                }
+            )
+            await self._repo.update(conn, record, expected_version=current.version)
+        await self._audit.append(
+            conn,
+            owner=owner,
+            action=f"approved_{change.kind}",
+            server_name=record.name,
+            detail={"config_sha256": record.approved_hash, "summary": summary(record.config)},
+        )
         return record
 
     async def cancel(self, owner: Owner, change_id: str) -> None:
@@ -243,6 +320,7 @@ class ServerService:
                 await self._repo.delete(conn, owner, server_id)
                 await self._audit.append(conn, owner=owner, action="removed", server_name=record.name)
             await self._committed(owner, before)
+            await self._sessions.forget(record)
         return record
 
     async def records(self, owner: Owner) -> list[ServerRecord]:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.domain.status import ServerStatus
 from app.domain.strict_json import loads_strict
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.security.redaction import Redactor
 from app.services.admin_servers import AdminServers
 from app.store.audit_log import AuditLog
 from app.store.database import Database
@@ -111,6 +113,7 @@ class ToolService:
                 f"`{server_name}__{tool_name}` is {registered.state} ({registered.reason}). "
                 f"`/mcp allow {server_name} {tool_name}` lets you use it."
             )
+        redact = Redactor(record.config.secret_values())  # for what we write about the call, not its result
         started = time.monotonic()
         outcome = "ok"
         sizes: dict[str, int | bool] = {}
@@ -129,7 +132,7 @@ class ToolService:
             reason = (
                 "the server needs you to sign in again (`/mcp list` → Reconnect)"
                 if (status.state == "needs_auth")
-                else _describe(exc)
+                else redact(_describe(exc))
             )
             raise ServerUnavailable(f"`{server_name}__{tool_name}` failed: {reason}") from None
         finally:
@@ -144,7 +147,7 @@ class ToolService:
                         "tool": tool_name,
                         "pin": registered.pin,
                         "args_sha256": _digest(arguments),
-                        "args_preview": redacted_preview(arguments),
+                        "args_preview": redacted_preview(arguments, redact=redact),
                         "outcome": outcome,
                         "duration_ms": duration_ms,
                         **sizes,
@@ -191,17 +194,20 @@ _SECRET_VALUE = re.compile(
 )
 
 
-def redacted_preview(arguments: dict[str, Any], limit: int = 200) -> str:
-    """Argument shapes for the audit log: values of secret-looking keys masked, the rest cut short."""
+def redacted_preview(
+    arguments: dict[str, Any], limit: int = 200, *, redact: Callable[[str], str] = lambda text: text
+) -> str:
+    """Argument shapes for the audit log: values of secret-looking keys masked, the server's own secrets
+    (`redact`) replaced before anything is cut short, the rest cut short."""
 
     def mask(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
-            return {k: mask(v, k) for k, v in value.items()}
+            return {redact(k): mask(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [mask(v, key) for v in value[:10]]
         if _SECRETISH.search(key) or (isinstance(value, str) and _SECRET_VALUE.search(value)):
             return "***"
-        return value[:40] if isinstance(value, str) else value
+        return redact(value)[:40] if isinstance(value, str) else value
 
     text = json.dumps(mask(arguments), sort_keys=True, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -110,7 +110,7 @@ class McpCommands:
     async def _add_json(self, req: CommandRequest) -> None:
         configs = parse_server_map(req.command.rest)  # pure and fast: errors go straight back in the ack
         await req.ack()
-        proposed = [await self._servers.propose_add(req.owner, name, config) for name, config in configs.items()]
+        proposed = await self._servers.propose_adds(req.owner, configs)
         changes = [(change, self._servers.conditions(change.config)) for change in proposed]
         await req.respond(
             text=confirmation_text(changes), blocks=confirmation_blocks(changes), response_type="ephemeral"

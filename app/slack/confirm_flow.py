@@ -31,11 +31,15 @@ class ConfirmFlow:
         await reply.send("Starting…", progress_blocks([f"{code(n)}: starting…" for n in names], title="Starting"))
         lines: list[str] = []
         started: list[ServerRecord] = []
-        for change_id, name in zip(change_ids, names, strict=True):
-            try:
-                record = await self._servers.confirm(owner, change_id)
-            except PlugboardError as exc:
-                lines.append(f":x: {code(name)}: {escape(str(exc))}")
+        try:
+            outcomes = await self._servers.confirm_all(owner, change_ids)
+        except PlugboardError as exc:  # e.g. the server limit: none of them was applied
+            shown = ", ".join(code(name) for name in names)
+            await self.report(reply, [], [f":x: {shown}: {escape(str(exc))}"], title="Done")
+            return
+        for name, record in zip(names, outcomes, strict=True):
+            if isinstance(record, PlugboardError):
+                lines.append(f":x: {code(name)}: {escape(str(record))}")
                 continue
             if isinstance(record.config, RemoteServerConfig) and isinstance(record.config.auth, OAuthAuth):
                 # The browser sign-in decides when this one is ready; its outcome arrives as a DM.

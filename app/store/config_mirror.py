@@ -38,6 +38,8 @@ def local_document(servers: list[ServerRecord]) -> dict[str, Any]:
             entry["cwd"] = config.cwd
         if config.offline:
             entry["offline"] = True
+        if config.network is not None:
+            entry["network"] = config.network
         if not server.enabled:
             entry["disabled"] = True
         entries[server.name] = entry

@@ -45,6 +45,12 @@ class ServerRepository:
         row = await self._db.fetch_one("SELECT * FROM servers WHERE id = ?", (server_id,))
         return self._server(row) if row else None
 
+    async def count_for_owner(self, conn: aiosqlite.Connection, owner: Owner) -> int:
+        """Counted inside the caller's transaction, so a limit checked on it holds when that transaction commits."""
+        async with conn.execute("SELECT COUNT(*) FROM servers WHERE owner_id = ?", (owner.id,)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def insert(self, conn: aiosqlite.Connection, record: ServerRecord) -> None:
         await conn.execute(
             "INSERT INTO servers (id, owner_id, enterprise_id, team_id, user_id, name, transport, config_json, "
@@ -116,14 +122,20 @@ class ServerRepository:
             ),
         )
 
-    async def take_pending(self, conn: aiosqlite.Connection, change_id: str) -> PendingChange | None:
-        """Read and delete in one transaction: a confirmation can be used once."""
+    async def take_pending(
+        self, conn: aiosqlite.Connection, change_id: str, *, owner: Owner | None = None
+    ) -> PendingChange | None:
+        """Read and delete in one transaction: a confirmation can be used once.
+
+        With `owner`, someone else's change is returned (so the caller can refuse it) but not deleted."""
         async with conn.execute("SELECT * FROM pending_changes WHERE id = ?", (change_id,)) as cursor:
             row = await cursor.fetchone()
         if row is None:
             return None
-        await conn.execute("DELETE FROM pending_changes WHERE id = ?", (change_id,))
-        return self._pending(row)
+        change = self._pending(row)
+        if owner is None or change.owner == owner:
+            await conn.execute("DELETE FROM pending_changes WHERE id = ?", (change_id,))
+        return change
 
     async def peek_pending(self, change_id: str) -> PendingChange | None:
         row = await self._db.fetch_one("SELECT * FROM pending_changes WHERE id = ?", (change_id,))

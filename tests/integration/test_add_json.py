@@ -169,3 +169,30 @@ async def test_cancel_on_an_add_json_confirmation_starts_and_stores_none_of_the_
     assert "Nothing was started or saved" in text_of(await alice.reply())
     assert await harness.app.servers.overview(OWNER) == []
     assert harness.app.tools.tools(OWNER) == []
+
+
+async def test_add_json_refuses_openssl_conf_by_name_and_flags_a_registry_override_on_the_confirmation(
+    harness: Harness,
+) -> None:
+    alice = harness.user()
+    refused = await alice.command(
+        "add-json a " + json.dumps({"command": PYTHON, "args": [TINY], "env": {"OPENSSL_CONF": "/tmp/evil.cnf"}})
+    )
+    answer = str(refused.json()["text"])
+    assert "`OPENSSL_CONF` cannot be set: it changes which code runs" in answer, answer
+    row = await harness.app.db.fetch_one("SELECT COUNT(*) AS n FROM pending_changes")
+    assert row is not None and row["n"] == 0, "a refused config was kept as a pending change"
+
+    mirror = "https://registry.mirror-canary.example/"
+    entry = {"command": PYTHON, "args": [TINY, "--tools", "echo"], "env": {"NPM_CONFIG_REGISTRY": mirror}}
+    confirmation = await add_json(alice, "a " + json.dumps(entry))
+    shown = text_of(confirmation)
+    assert (
+        ":warning: `NPM_CONFIG_REGISTRY` points the package manager at another registry: "
+        "what it downloads and runs comes from there"
+    ) in shown, shown
+    assert "`NPM_CONFIG_REGISTRY`=••••••" in shown
+    assert mirror not in json.dumps(confirmation), "the flag or the card showed the variable's value"
+
+    outcome = await confirm(alice, confirmation)
+    assert "`a`: ready — 1 tool" in outcome, outcome

@@ -139,7 +139,8 @@ MODAL_CASES: list[tuple[str, dict[str, str | None], str, str]] = [
     ("env-PYTHONPATH", {"env": "PYTHONPATH=/tmp"}, "env", "`PYTHONPATH` cannot be set"),
     ("env-PATH", {"env": "PATH=/tmp"}, "env", "`PATH` cannot be set"),
     ("env-HOME", {"env": "HOME=/root"}, "env", "`HOME` cannot be set"),
-    ("env-HTTPS_PROXY", {"env": "HTTPS_PROXY=http://evil"}, "env", "`HTTPS_PROXY` cannot be set"),
+    ("env-OPENSSL_CONF", {"env": "OPENSSL_CONF=/tmp/evil.cnf"}, "env", "`OPENSSL_CONF` cannot be set"),
+    ("env-NODE_TLS", {"env": "NODE_TLS_REJECT_UNAUTHORIZED=0"}, "env", "`NODE_TLS_REJECT_UNAUTHORIZED` cannot be set"),
     ("env-too-many", {"env": "\n".join(f"K{i}=v" for i in range(33))}, "env", "At most 32 environment variables"),
     # cwd
     ("cwd-dotdot", {"cwd": "../../.."}, "cwd", "The working directory cannot contain `..`."),

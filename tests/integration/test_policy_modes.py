@@ -164,9 +164,11 @@ BROKEN_BWRAP = "#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >
 @pytest.mark.parametrize(
     ("programs", "why"),
     [
-        pytest.param({"prlimit": None}, "bubblewrap (bwrap) or prlimit is not installed", id="bwrap-missing"),
         pytest.param(
-            {"prlimit": None, "bwrap": BROKEN_BWRAP},
+            {"prlimit": None, "setpriv": None}, "bwrap is not installed on the Plugboard host", id="bwrap-missing"
+        ),
+        pytest.param(
+            {"prlimit": None, "setpriv": None, "bwrap": BROKEN_BWRAP},
             "the sandbox does not work here (bwrap: setting up uid map: Permission denied)",
             id="bwrap-fails",
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from app.domain.owner import Owner
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from tests.servers import PYTHON, server_path
+from tests.support.flows import wait_until
 from tests.support.harness import Harness, SlackUser, text_of
 
 pytestmark = pytest.mark.anyio
@@ -124,6 +126,11 @@ async def test_a_command_that_does_not_exist_is_reported_as_not_found_and_nothin
     report = await add_and_confirm(alice, "ghost", {"command": "plugboard-no-such-command-xyz"})
 
     assert "error — the command `plugboard-no-such-command-xyz` was not found" in report, report
+    assert report.rstrip().endswith(
+        "fix the command with `/mcp edit ghost`, try again with `/mcp reload ghost`, "
+        "or ask your Plugboard admin if the host is missing something."
+    ), report
+    assert "trying again" not in report and "failed starts" not in report, report
     assert child_processes() == {}
     # Not retried: a missing program does not appear by trying again.
     assert log.states("ghost")[-1] == "error"
@@ -152,7 +159,10 @@ async def test_a_server_that_never_answers_initialize_times_out_and_its_process_
     elapsed = anyio.current_time() - started
     assert seen, "the silent server never ran"
 
-    assert "did not complete the MCP handshake within 3 s" in report, report
+    assert "`silent`: error — the server did not finish starting within 3 s" in report, report
+    # It printed nothing on stdout, so nothing suggests it is not an MCP server.
+    assert "speaks stdio" not in report, report
+    assert "What you can do: fix the command with `/mcp edit silent`, try again with `/mcp reload silent`" in report
     assert elapsed < 15, f"the handshake timeout took {elapsed:.1f} s"
     # The process was gone by the time the owner was told about the error.
     errors = [(status, alive) for name, status, alive in log.changes if name == "silent" and status.state == "error"]
@@ -288,3 +298,119 @@ async def test_a_server_writing_an_endless_line_on_stdout_is_stopped_and_memory_
     details = [s.detail for name, s, _ in log.changes if name == "endless" and s.state == "error"]
     assert details, f"the server was never stopped (states: {states}; app grew {grown:.0f} MB meanwhile)"
     assert "line" in details[0] and "MiB" in details[0], details[0]
+
+
+# -- what a failure message says -------------------------------------------------------------------------------
+
+SECRET_TOKEN = "sk-live-canary-12345"
+WHAT_TO_DO = "What you can do: fix the command with `/mcp edit {name}`, try again with `/mcp reload {name}`"
+
+
+async def final_status(harness: Harness, name: str, *, timeout: float = 20.0) -> ServerStatus:
+    """The status once the actor stopped trying (bounded wait)."""
+    record = await record_named(harness, name)
+
+    def stopped() -> bool:
+        return "Stopped after" in harness.app.sessions.status(record.id).detail
+
+    await wait_until(stopped, timeout=timeout, what=f"{name} to stop retrying")
+    return harness.app.sessions.status(record.id)
+
+
+async def test_a_server_that_prints_its_secret_on_stderr_never_gets_it_shown_in_slack_audit_files_or_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    alice = harness.user()
+    entry = {"command": PYTHON, "args": [server_path("secret_echo_server")], "env": {"SECRET_TOKEN": SECRET_TOKEN}}
+    report = await add_and_confirm(alice, "leaky", entry)
+
+    marker = "«redacted SECRET_TOKEN»"
+    assert "`leaky`: error — the server exited; last stderr lines: " in report, report
+    assert f"starting with SECRET_TOKEN={marker} / fatal: upstream refused the token {marker}" in report, report
+    assert "npm notice" not in report, report
+    final = await final_status(harness, "leaky")
+    assert marker in final.detail and SECRET_TOKEN not in final.detail, final.detail
+    await alice.command("list")
+    listed = text_of(await alice.reply())
+    assert marker in listed, listed
+
+    await alice.command("audit 50")
+    await alice.reply()
+
+    everything_sent = json.dumps([call.params for call in harness.slack.calls], ensure_ascii=False)
+    assert SECRET_TOKEN not in everything_sent
+    assert marker in everything_sent
+    assert SECRET_TOKEN not in harness.app.sessions.stderr_tail((await record_named(harness, "leaky")).id)
+    stored = b"".join(p.read_bytes() for p in harness.data_dir.rglob("*") if p.is_file())
+    assert SECRET_TOKEN.encode() not in stored, "the secret is stored in plain text somewhere under the data dir"
+    assert SECRET_TOKEN not in caplog.text
+
+
+async def test_a_server_that_keeps_failing_to_start_stops_after_three_tries_and_reload_tries_again(
+    harness: Harness,
+) -> None:
+    alice = harness.user()
+    log = StatusLog(harness)
+    failing = "import sys; print('config file missing', file=sys.stderr); sys.exit(2)"
+    report = await add_and_confirm(alice, "loop", {"command": PYTHON, "args": ["-c", failing]})
+
+    assert "`loop`: error — the server exited; last stderr line: config file missing" in report, report
+    assert "(trying again: failed start 1 of 3)" in report, report
+    assert WHAT_TO_DO.format(name="loop") in report, report
+    final = await final_status(harness, "loop")
+    assert final.state == "error"
+    assert final.detail.startswith("the server exited; last stderr line: config file missing. "), final.detail
+    assert "Stopped after 3 failed starts in a row. " + WHAT_TO_DO.format(name="loop") in final.detail, final.detail
+    await alice.command("list")  # a round trip through the app: no fourth start happened meanwhile
+    assert "Stopped after 3 failed starts" in text_of(await alice.reply())
+    assert log.states("loop").count("error") == 3, log.states("loop")  # one per failed start
+    assert child_processes() == {}
+
+    await alice.command("reload loop")
+    await alice.reply(lambda m: "Reloaded" in text_of(m))
+    await log.wait_for("loop", lambda states: states.count("error") == 6, timeout=20)
+    assert "Stopped after 3 failed starts" in (await final_status(harness, "loop")).detail
+
+
+async def test_a_server_that_prints_non_mcp_lines_on_stdout_is_asked_whether_it_speaks_stdio(
+    quick_harness: Harness,
+) -> None:
+    alice = quick_harness.user()
+    # One burst of a few garbage lines, then quiet: fewer than the 20 that end a session, so the handshake times out.
+    entry = {"command": PYTHON, "args": [server_path("garbage_server"), "--interval", "60"]}
+    report = await add_and_confirm(alice, "chatty", entry)
+
+    assert (
+        "`chatty`: error — the server did not finish starting within 3 s; it printed lines on stdout that are not "
+        "MCP messages (is this an MCP server that speaks stdio?)"
+    ) in report, report
+    assert WHAT_TO_DO.format(name="chatty") in report, report
+    await alice.command("disable chatty")
+    await alice.reply()
+    assert processes_running("garbage_server.py") == {}
+
+
+NOISY_FAILURE = """
+import sys
+for line in ["npm warn exec The following package was not found and will be installed: x@1.0.0",
+             "npm notice", "npm notice New major version of npm available!", "Resolved 12 packages in 3ms",
+             "Installed 12 packages in 2ms", " + mcp==2.3.0", "Error: DATABASE_URL must be set",
+             "    at start (/srv/server.js:3:9)", "", "-----", "npm notice To update run: npm install -g npm"]:
+    print(line, file=sys.stderr)
+sys.exit(1)
+"""
+
+
+async def test_the_failure_message_skips_package_manager_noise_and_shows_the_servers_own_last_words(
+    harness: Harness,
+) -> None:
+    alice = harness.user()
+    report = await add_and_confirm(alice, "noisy", {"command": PYTHON, "args": ["-c", NOISY_FAILURE]})
+
+    assert (
+        "`noisy`: error — the server exited; last stderr lines: Error: DATABASE_URL must be set / "
+        "at start (/srv/server.js:3:9) (trying again: failed start 1 of 3)"
+    ) in report, report
+    assert "npm" not in report and "Resolved" not in report, report
+    await final_status(harness, "noisy")

@@ -18,10 +18,25 @@ Every tool reports what happened as text instead of raising, so a test can asser
   ``"<n> held, <n> MemoryError, <n> killed"``
 - ``big_file{mb}`` -> writes ``$HOME/big.bin`` in 1 MiB pieces; returns ``"wrote <n> MiB"`` or
   ``"stopped after <n> MiB: <ExceptionName>: <message>"``
+- ``open_for_write{path}`` -> ``"opened"`` or ``"error: ..."`` (``os.open`` with ``O_WRONLY`` only; nothing is written)
+- ``make_user_namespace{}`` -> ``"created"`` or ``"error: OSError: [Errno <n>] <message>"``: a forked (so
+  single-threaded) child calls ``unshare(CLONE_NEWUSER)``
+- ``seccomp_status{}`` -> the ``Seccomp``, ``Seccomp_filters`` and ``NoNewPrivs`` lines of ``/proc/self/status``
+- ``route_lookup{address}`` -> ``"route"`` or ``"error: ..."``: ``connect`` of a UDP socket to port 9 only looks
+  up a route; no packet is sent
+- ``connect_abstract{name}`` -> ``"connected"`` or ``"error: ..."`` (a unix stream socket to ``"\\0" + name``)
+- ``fill_home{mb}`` -> writes ``$HOME/fill.bin`` in 1 MiB pieces (going on in ``fill-1.bin``, ``fill-2.bin`` ...
+  whenever the per-file size limit stops a file, so only the disk can stop it); returns ``"wrote <n> MiB"`` or
+  ``"stopped after <n> MiB: <ExceptionName>: <message>"``
+- ``resolve{host}`` -> JSON list of the IPv4/IPv6 addresses ``getaddrinfo`` gives, or ``"error: ..."``
+- ``list_dir{path}`` -> JSON list of the sorted names in the folder, or ``"error: ..."``
+- ``proc_net_tcp{}`` -> the number of lines in ``/proc/net/tcp`` (header included), or ``"error: ..."``
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import resource
@@ -216,6 +231,149 @@ def big_file(mb: int) -> str:
     except OSError as exc:
         return f"stopped after {written} MiB: {type(exc).__name__}: {exc}"
     return f"wrote {written} MiB"
+
+
+@server.tool(structured_output=False)
+def open_for_write(path: str) -> str:
+    """Open the file at `path` for writing (O_WRONLY, no O_CREAT, no O_TRUNC) and close it without writing."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as exc:
+        return _error(exc)
+    os.close(fd)
+    return "opened"
+
+
+CLONE_NEWUSER = 0x10000000
+
+
+@server.tool(structured_output=False)
+def make_user_namespace() -> str:
+    """Try to create a user namespace (where a process could give itself every capability)."""
+    # Tools run in worker threads and unshare(CLONE_NEWUSER) always fails (EINVAL) in a multi-threaded process,
+    # which would pass for a refusal: a forked child has a single thread, so its answer is the sandbox's.
+    libc = ctypes.CDLL(None, use_errno=True)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        code = 0 if libc.unshare(CLONE_NEWUSER) == 0 else ctypes.get_errno()
+        os.write(write_end, str(code).encode())
+        os._exit(0)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as reader:
+            answer = reader.read()
+    finally:
+        os.waitpid(child, 0)
+    if not answer:
+        return "error: the child died before answering"
+    code = int(answer)
+    return "created" if code == 0 else _error(OSError(code, os.strerror(code)))
+
+
+@server.tool(structured_output=False)
+def seccomp_status() -> str:
+    """The Seccomp, Seccomp_filters and NoNewPrivs lines of /proc/self/status."""
+    try:
+        with open("/proc/self/status") as handle:
+            lines = [
+                line.strip() for line in handle if line.split(":")[0] in ("Seccomp", "Seccomp_filters", "NoNewPrivs")
+            ]
+    except OSError as exc:
+        return _error(exc)
+    return "\n".join(lines)
+
+
+@server.tool(structured_output=False)
+def route_lookup(address: str) -> str:
+    """Whether the kernel has a route to `address`: connect() of a UDP socket sends nothing, it only routes."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((address, 9))
+    except OSError as exc:
+        return _error(exc)
+    return "route"
+
+
+@server.tool(structured_output=False)
+def connect_abstract(name: str) -> str:
+    """Connect a unix stream socket to the abstract address "\\0" + `name`."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(3)
+            sock.connect("\0" + name)
+    except OSError as exc:
+        return _error(exc)
+    return "connected"
+
+
+@server.tool(structured_output=False)
+def fill_home(mb: int) -> str:
+    """Write `mb` MiB into $HOME, a new file whenever the per-file size limit stops one: only a full disk stops it."""
+    home = os.environ.get("HOME", "/tmp")
+    chunk = b"\1" * MIB
+    written, files = 0, 0
+    while written < mb:
+        path = os.path.join(home, "fill.bin" if files == 0 else f"fill-{files}.bin")
+        count, error = _fill_file(path, chunk, mb - written)
+        written += count
+        if error is None:
+            break
+        if error.errno != errno.EFBIG or count == 0:
+            return f"stopped after {written} MiB: {type(error).__name__}: {error}"
+        files += 1
+    return f"wrote {written} MiB"
+
+
+def _fill_file(path: str, chunk: bytes, pieces: int) -> tuple[int, OSError | None]:
+    """Write up to `pieces` chunks to a new file at `path`: how many were written whole, and what stopped it."""
+    written = 0
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        return written, exc
+    try:
+        for _ in range(pieces):
+            view = memoryview(chunk)
+            while view:  # a full disk shows as a short write first, then as the OSError
+                view = view[os.write(fd, view) :]
+            written += 1
+    except OSError as exc:
+        return written, exc
+    finally:
+        os.close(fd)
+    return written, None
+
+
+@server.tool(structured_output=False)
+def resolve(host: str) -> str:
+    """The addresses `host` resolves to (getaddrinfo), as a JSON list."""
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        return _error(exc)
+    return json.dumps(sorted({str(info[4][0]) for info in found}))
+
+
+@server.tool(structured_output=False)
+def list_dir(path: str) -> str:
+    """The sorted names in the folder at `path`, as a JSON list."""
+    try:
+        return json.dumps(sorted(os.listdir(path)))
+    except OSError as exc:
+        return _error(exc)
+
+
+@server.tool(structured_output=False)
+def proc_net_tcp() -> str:
+    """How many lines /proc/net/tcp has (the header and one per IPv4 TCP socket this network namespace holds)."""
+    try:
+        with open("/proc/net/tcp") as handle:
+            return str(sum(1 for _ in handle))
+    except OSError as exc:
+        return _error(exc)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,7 +38,12 @@ def visible_test_paths() -> list[str]:
 
 def policy_toml(mode: str = "sandboxed", extra: str = "") -> str:
     paths = ", ".join(json.dumps(p) for p in visible_test_paths())
-    return f'[local_servers]\nmode = "{mode}"\nread_only_paths = [{paths}]\n{extra}'
+    # Each app gets uids of its own: two apps sharing a uid would share its RLIMIT_NPROC (and its processes).
+    uid_base = random.randrange(300_000, 4_000_000, 1_000)
+    return (
+        f'[local_servers]\nmode = "{mode}"\nread_only_paths = [{paths}]\n'
+        f"uid_base = {uid_base}\nuid_count = 1000\n{extra}"
+    )
 
 
 ACK_LIMIT_SECONDS = 3.0

@@ -15,7 +15,7 @@ from tests.support.blockkit import message_problems, view_problems
 from tests.support.harness import text_of
 
 OWNER = Owner(team_id="T0TEST", user_id="U0TEST")
-SANDBOXED = RunConditions(sandboxed=True, network=True, flags=())
+SANDBOXED = RunConditions(sandboxed=True, network="internet", flags=())
 
 
 def review_of(document: dict, *, source: str = "upload") -> BatchReview:

@@ -166,23 +166,103 @@ def test_invisible_characters_in_an_argument_are_refused() -> None:
     [
         "LD_PRELOAD",
         "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "DYLD_INSERT_LIBRARIES",
+        "GLIBC_TUNABLES",
+        "GCONV_PATH",
+        "MALLOC_CONF",
+        "OPENSSL_CONF",
+        "OPENSSL_ENGINES",
+        "OPENSSL_MODULES",
         "NODE_OPTIONS",
         "NODE_PATH",
         "PYTHONPATH",
         "PYTHONSTARTUP",
-        "PATH",
-        "HOME",
+        "PYTHONINSPECT",
+        "PYTHONHOME",
+        "PERL5OPT",
+        "RUBYOPT",
+        "JAVA_TOOL_OPTIONS",
         "BASH_ENV",
-        "HTTPS_PROXY",
-        "GIT_SSH_COMMAND",
-        "DYLD_INSERT_LIBRARIES",
-        "SHELL",
+        "ENV",
         "IFS",
+        "XDG_CONFIG_HOME",
+        "GIT_SSH_COMMAND",
+        "GIT_CONFIG_GLOBAL",
+        "NPM_CONFIG_NODE_OPTIONS",
+        "NPM_CONFIG_SCRIPT_SHELL",
+        "NPM_CONFIG_USERCONFIG",
+        "UV_CONFIG_FILE",
+        "PIP_CONFIG_FILE",
     ],
 )
-def test_environment_names_that_change_how_programs_load_are_refused(name: str) -> None:
+def test_environment_names_that_change_which_code_runs_are_refused_naming_the_key(name: str) -> None:
     problems = problems_of(env={name: "x"})
-    assert problems == {"env": f"`{name}` cannot be set: it changes how programs load or Plugboard sets it itself."}
+    assert problems == {
+        "env": f"`{name}` cannot be set: it changes which code runs (what the program loads, "
+        "or a config file you would not see here)."
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "SSLKEYLOGFILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "PYTHONHTTPSVERIFY",
+        "GIT_SSL_NO_VERIFY",
+        "GIT_SSL_CAINFO",
+        "NPM_CONFIG_STRICT_SSL",
+        "NPM_CONFIG_CAFILE",
+        "PIP_TRUSTED_HOST",
+        "PIP_CERT",
+        "UV_INSECURE_HOST",
+        "YARN_ENABLE_STRICT_SSL",
+    ],
+)
+def test_environment_names_that_weaken_tls_are_refused_naming_the_key_and_tls(name: str) -> None:
+    problems = problems_of(env={name: "0"})
+    assert problems == {
+        "env": f"`{name}` cannot be set: it changes which certificates are trusted or weakens TLS checks."
+    }
+
+
+@pytest.mark.parametrize("name", ["PATH", "HOME", "SHELL", "USER", "LOGNAME", "TERM", "LANG", "TMPDIR"])
+def test_environment_names_plugboard_sets_itself_are_refused_naming_the_key(name: str) -> None:
+    assert problems_of(env={name: "x"}) == {"env": f"`{name}` cannot be set: Plugboard sets it itself."}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NPM_CONFIG_REGISTRY",
+        "UV_INDEX_URL",
+        "UV_EXTRA_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_INDEX",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "YARN_REGISTRY",
+        "PNPM_CONFIG_REGISTRY",
+        "BUN_CONFIG_REGISTRY",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    ],
+)
+def test_package_registry_and_proxy_settings_are_allowed_because_the_confirmation_flags_them(name: str) -> None:
+    assert build(env={name: "https://mirror.example/"}).env == {name: "https://mirror.example/"}
+
+
+def test_ordinary_variables_that_merely_look_alike_are_allowed() -> None:
+    env = {"API_KEY": "k", "NODE_ENV": "production", "MY_PATH_PREFIX": "/x", "GITHUB_TOKEN": "t", "ENVIRONMENT": "p"}
+    assert build(env=env).env == env
 
 
 @pytest.mark.parametrize("name", ["lowercase", "A=B", "1ABC", "A B", "_X", "ÄPFEL", "Ａ", "A-B", "A" * 65])

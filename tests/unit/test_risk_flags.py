@@ -156,3 +156,56 @@ def test_credential_files_are_flagged() -> None:
 
 def test_an_ordinary_pinned_server_has_no_flags_at_all() -> None:
     assert risk_flags(LocalServerConfig(command="npx", args=("-y", "@scope/server@1.2.3", "--port", "8080"))) == []
+
+
+def env_flags(**env: str) -> list[str]:
+    return risk_flags(LocalServerConfig(command="npx", args=("-y", "@scope/server@1.2.3"), env=env))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NPM_CONFIG_REGISTRY",
+        "UV_INDEX_URL",
+        "UV_EXTRA_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_INDEX",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "YARN_REGISTRY",
+        "PNPM_CONFIG_REGISTRY",
+        "BUN_CONFIG_REGISTRY",
+    ],
+)
+def test_a_package_registry_override_is_flagged_naming_the_key_and_what_it_means(name: str) -> None:
+    assert env_flags(**{name: "https://registry.example/"}) == [
+        f"`{name}` points the package manager at another registry: what it downloads and runs comes from there"
+    ]
+
+
+@pytest.mark.parametrize("name", ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"])
+def test_a_proxy_setting_is_flagged_naming_the_key(name: str) -> None:
+    assert env_flags(**{name: "http://proxy.example:3128"}) == [
+        f"`{name}` sends the server's traffic through a proxy you name: the proxy sees where it connects"
+    ]
+
+
+def test_no_proxy_is_flagged_as_choosing_which_hosts_skip_the_proxy() -> None:
+    assert env_flags(NO_PROXY="internal.example") == [
+        "`NO_PROXY` chooses which hosts the server reaches without going through a proxy"
+    ]
+
+
+def test_other_npm_settings_are_flagged_as_changing_how_npm_installs() -> None:
+    assert env_flags(NPM_CONFIG_IGNORE_SCRIPTS="false") == [
+        "`NPM_CONFIG_IGNORE_SCRIPTS` changes how npm fetches and installs the packages it runs"
+    ]
+
+
+def test_flagged_variables_never_show_their_values() -> None:
+    secret = "https://user:hunter2@registry.example/"
+    assert secret not in "\n".join(env_flags(NPM_CONFIG_REGISTRY=secret, HTTPS_PROXY=secret))
+
+
+def test_ordinary_environment_variables_are_not_flagged() -> None:
+    assert env_flags(API_KEY="k", NODE_ENV="production", GITHUB_TOKEN="t") == []

@@ -58,6 +58,64 @@ def test_ordinary_tool_names_are_not(name: str) -> None:
     assert DENYLIST.match(tool(name)) is None
 
 
+# The reference servers' real tool names (modelcontextprotocol/servers: filesystem, memory, git).
+REFERENCE_WRITES = [
+    # filesystem
+    "write_file", "edit_file", "create_directory", "move_file",
+    # memory
+    "create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations",
+    "delete_relations",
+    # git
+    "git_commit", "git_add", "git_reset", "git_create_branch", "git_checkout",
+]  # fmt: skip
+REFERENCE_READS = [
+    # filesystem
+    "read_file", "read_text_file", "read_media_file", "read_multiple_files", "list_directory",
+    "list_directory_with_sizes", "directory_tree", "search_files", "get_file_info", "list_allowed_directories",
+    # memory
+    "read_graph", "search_nodes", "open_nodes",
+    # git
+    "git_status", "git_diff_unstaged", "git_diff_staged", "git_diff", "git_log", "git_show", "git_branch",
+    # time, everything
+    "get_current_time", "convert_time", "echo",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", REFERENCE_WRITES)
+def test_the_reference_servers_tools_that_change_files_memory_or_a_repository_start_denied(name: str) -> None:
+    assert DENYLIST.match(tool(name)) is not None
+
+
+@pytest.mark.parametrize("name", REFERENCE_READS)
+def test_the_reference_servers_tools_that_only_read_stay_allowed(name: str) -> None:
+    assert DENYLIST.match(tool(name)) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "git_push", "git_merge", "git_rebase", "git_stash", "git_tag", "git_init", "git_clone", "git_pull",
+        "commit", "push", "reset", "checkout", "create_branch", "delete_branch", "stage", "unstage", "merge",
+        "revert", "cherry_pick", "push_files", "merge_pull_request", "commit_changes", "stage_file",
+        "drop_table", "db_drop", "kill_process", "terminate_instance", "deploy", "publish_package",
+        "update_memory", "Git_Commit", "git-push", "git.reset",
+    ],
+)  # fmt: skip
+def test_version_control_writes_and_other_state_changing_verbs_start_denied(name: str) -> None:
+    assert DENYLIST.match(tool(name)) is not None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "get_commit", "list_commits", "get_merge_status", "list_deployments", "get_tag", "list_tags",
+        "add", "add_tool", "pull_request_read", "search_repositories", "status",
+    ],
+)  # fmt: skip
+def test_reads_that_mention_those_verbs_as_nouns_are_not_denied(name: str) -> None:
+    assert DENYLIST.match(tool(name)) is None
+
+
 @pytest.mark.parametrize(
     "description",
     [

@@ -140,11 +140,15 @@ def _intro(review: BatchReview) -> str:
 
 def _shared_conditions(review: BatchReview) -> RunConditions | None:
     """How every server of the file runs, when that is the same for all (said once instead of per server)."""
-    ways = {(c.sandboxed, c.network) for c in review.conditions.values() if c is not None}
+    ways = {
+        (c.sandboxed, c.network, c.allow_networks, c.home_quota_mb) for c in review.conditions.values() if c is not None
+    }
     if len(ways) != 1:
         return None
-    sandboxed, network = ways.pop()
-    return RunConditions(sandboxed=sandboxed, network=network, flags=())
+    sandboxed, network, allow_networks, home_quota_mb = ways.pop()
+    return RunConditions(
+        sandboxed=sandboxed, network=network, flags=(), allow_networks=allow_networks, home_quota_mb=home_quota_mb
+    )
 
 
 def _item_blocks(item: BatchItem, conditions: RunConditions | None, *, shared: bool) -> list[dict[str, Any]]:

@@ -26,8 +26,10 @@ def _section(text: str) -> dict[str, Any]:
 
 def conditions_text(conditions: RunConditions) -> str:
     if conditions.sandboxed:
-        network = "network *on*" if conditions.network else "network *off*"
-        lines = [f":lock: Runs in a sandbox: private home folder, read-only system, {network}."]
+        home = "private home folder"
+        if conditions.home_quota_mb is not None:
+            home += f" ({conditions.home_quota_mb} MiB)"
+        lines = [f":lock: Runs in a sandbox: {home}, read-only system, {_network_text(conditions)}."]
     else:
         lines = [
             ":rotating_light: *No sandbox* (admin set trusted mode): it runs with Plugboard's own access "
@@ -35,6 +37,17 @@ def conditions_text(conditions: RunConditions) -> str:
         ]
     lines += [f":warning: {escape(flag)}" for flag in conditions.flags]
     return "\n".join(lines)
+
+
+def _network_text(conditions: RunConditions) -> str:
+    if conditions.network == "none":
+        return "network *off*"
+    if conditions.network == "host":
+        return "network *the host's own* (not isolated: it can reach this host and its private networks)"
+    text = "network *internet only* (public addresses; never this host or private networks)"
+    if conditions.allow_networks:
+        text += "; your admin also allows " + ", ".join(code(n) for n in conditions.allow_networks)
+    return text
 
 
 def remote_change_blocks(change: PendingChange, config: RemoteServerConfig) -> list[dict[str, Any]]:

@@ -86,7 +86,8 @@ def remove_prompt_blocks(item: ServerOverview) -> list[dict[str, Any]]:
             "text": {
                 "type": "mrkdwn",
                 "text": (
-                    f"Remove {code(record.name)}? Its process is stopped and its config and stored secrets are deleted."
+                    f"Remove {code(record.name)}? Its process is stopped and its config and stored secrets are deleted"
+                    + (", and so is its private home folder with everything in it." if item.is_local else ".")
                 ),
             },
         },

@@ -1,0 +1,159 @@
+"""Who a sandboxed server is on the host, and the private home it may fill, up to its quota and no further.
+
+Identities: when Plugboard runs as root, each owner gets one uid (gid the same) from the admin's range, kept in
+`data/users/<owner>/sandbox-uid`; the next free one comes from a counter under a lock. No passwd entry is needed
+on the host.
+
+Homes: each server's home is an ext4 file system in a sparse image file of `home_quota_mb`, loop-mounted
+(nosuid, nodev) on the home folder while the server runs, its root owned by the server's uid. Writing past the
+quota gives ENOSPC inside; the host's disk never fills. Without root no image can be mounted: the home is a
+plain folder (see docs/security.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+IMAGE_NAME = "home.img"
+UID_FILE = "sandbox-uid"
+
+
+class HomeError(Exception):
+    """The server's home could not be prepared; the message says what the admin can do."""
+
+
+class SandboxIdentities:
+    """owner id -> the uid their servers run as (root installs only)."""
+
+    def __init__(self, data_dir: Path, base: int, count: int, tun_gid: int) -> None:
+        self._users = data_dir / "users"
+        self._counter = data_dir / "sandbox" / "next-uid"
+        self._base = base
+        self._count = count
+        self._tun_gid = tun_gid
+        self._lock = threading.Lock()
+
+    @property
+    def tun_gid(self) -> int:
+        """The group that may open /dev/net/tun (slirp4netns runs with it; no server ever has it)."""
+        return self._tun_gid
+
+    def uid_for(self, owner_id: str) -> int:
+        path = self._users / owner_id / UID_FILE
+        with self._lock:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                return int(path.read_text())
+            self._counter.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                offset = int(self._counter.read_text())
+            except (FileNotFoundError, ValueError):
+                offset = 0
+            if offset >= self._count:
+                raise HomeError(
+                    f"all {self._count} sandbox uids are in use; admin: raise local_servers.uid_count in the policy"
+                )
+            uid = self._base + offset
+            _write_atomically(self._counter, str(offset + 1))
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _write_atomically(path, str(uid))
+            return uid
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+class QuotaHomes:
+    """Mount and unmount the per-server home file systems (root only). Runs in worker threads."""
+
+    def __init__(self, quota_mb: int) -> None:
+        self._quota_bytes = quota_mb * 1024 * 1024
+        self._mounted: set[Path] = set()
+        self._lock = threading.Lock()
+        self._mkfs = shutil.which("mkfs.ext4", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or "mkfs.ext4"
+
+    @property
+    def quota_mb(self) -> int:
+        return self._quota_bytes // (1024 * 1024)
+
+    def mount(self, home: Path, uid: int) -> None:
+        """Create the image on first use (sparse: it takes disk space only as the server writes), then mount it."""
+        image = home.parent / IMAGE_NAME
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.path.ismount(home):  # left mounted by a crash: reuse it
+            with self._lock:
+                self._mounted.add(home)
+            return
+        if not image.exists():
+            self._make_image(image, uid)
+        _check(["mount", "-o", "loop,nosuid,nodev", str(image), str(home)], "mount the server's home")
+        with self._lock:
+            self._mounted.add(home)
+        os.chown(home, uid, uid)
+        os.chmod(home, 0o700)
+        with contextlib.suppress(OSError):
+            (home / "lost+found").rmdir()  # mkfs's, owned by root: nothing the server needs to see
+
+    def _make_image(self, image: Path, uid: int) -> None:
+        temporary = image.with_name(IMAGE_NAME + ".new")
+        with open(temporary, "wb") as handle:
+            handle.truncate(self._quota_bytes)
+        # -m 0: no blocks reserved for root (the server is never root); no journal needed for a scratch home.
+        _check(
+            [self._mkfs, "-q", "-F", "-m", "0", "-O", "^has_journal", "-E", f"root_owner={uid}:{uid}", str(temporary)],
+            "format the server's home",
+        )
+        os.replace(temporary, image)
+
+    def unmount_all(self) -> None:
+        with self._lock:
+            homes = list(self._mounted)
+        for home in homes:
+            self.unmount(home)
+
+    def unmount(self, home: Path) -> None:
+        with self._lock:
+            self._mounted.discard(home)
+        if not os.path.ismount(home):
+            return
+        done = subprocess.run(["umount", str(home)], capture_output=True, timeout=30)
+        if done.returncode != 0:
+            # Still busy (a process of the server's is finishing its exit): detach now, freed when it is done.
+            subprocess.run(["umount", "-l", str(home)], capture_output=True, timeout=30)
+
+    def usage(self, home: Path) -> tuple[int, int] | None:
+        """(bytes used, bytes in all) of a mounted home, else None."""
+        if not os.path.ismount(home):
+            return None
+        stats = os.statvfs(home)
+        total = stats.f_blocks * stats.f_frsize
+        return total - stats.f_bavail * stats.f_frsize, total
+
+
+def _check(argv: list[str], what: str) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HomeError(f"could not {what}: {exc}") from None
+    if done.returncode != 0:
+        last = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise HomeError(f"could not {what}: {last[0][:200]}")
+
+
+def delete_server_folder(folder: Path, homes: QuotaHomes | None) -> None:
+    """Everything a removed server had on the host: its home (unmounted first) and its image."""
+    if homes is not None:
+        homes.unmount(folder / "home")
+    if os.path.ismount(folder / "home"):
+        raise HomeError(f"{folder / 'home'} is still mounted")
+    shutil.rmtree(folder, ignore_errors=True)
