@@ -22,7 +22,7 @@ CONFORMANCE_REVISIONS := 2025-11-25 2026-07-28
 CONFORMANCE_BASELINE := tests/conformance/expected-failures.yml
 CONFORMANCE_OUT := conformance-results
 
-.PHONY: help venv npm system-deps system-deps-test run test conformance lint typecheck fmt bench clean
+.PHONY: help venv npm system-deps system-deps-test uv-tools run test conformance lint typecheck fmt bench clean
 
 help:
 	@echo "make run          install what is missing (Debian packages, .venv), then start Plugboard"
@@ -58,10 +58,21 @@ system-deps:
 system-deps-test: system-deps
 	@$(SYSTEM_DEPS) test
 
-run: system-deps venv
+# uv/uvx (the PyPI package, installed in the venv) where sandboxed servers can run them: servers see
+# /usr/local/bin but never the checkout. Copied as root; otherwise the exact command is printed.
+UV_TARGET := /usr/local/bin
+uv-tools: venv
+	@for tool in uv uvx; do \
+	  if ! cmp -s $(VENV_BIN)/$$tool $(UV_TARGET)/$$tool; then \
+	    if [ "$$(id -u)" -eq 0 ]; then install -m 0755 $(VENV_BIN)/$$tool $(UV_TARGET)/$$tool; \
+	    else echo "uv-tools: run: sudo install -m 0755 $(VENV_BIN)/uv $(VENV_BIN)/uvx $(UV_TARGET)/" >&2; exit 1; fi; \
+	  fi; \
+	done
+
+run: system-deps venv uv-tools
 	PATH="$(VENV_BIN):$$PATH:$(SBIN_PATH)" $(PY) -m app
 
-test: system-deps system-deps-test venv npm
+test: system-deps system-deps-test venv uv-tools npm
 	PATH="$(NODE_BIN):$(VENV_BIN):$$PATH:$(SBIN_PATH)" $(PY) -m pytest -q
 	$(MAKE) --no-print-directory conformance
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from app.domain.policy import Policy, PolicyError, exposing_read_only_paths, parse_policy
 from app.domain.tool_policy import Denylist
+from app.runtime.child_environment import admin_environment
 from app.runtime.errors import find
 from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
 from app.runtime.process_limits import ProcessLimiter
@@ -279,7 +280,7 @@ async def _local_launcher(
     mode = policy.local_servers.mode
     if mode == "trusted":
         log.warning('local servers run WITHOUT a sandbox (policy local_servers.mode = "trusted")')
-        return DirectLauncher(folders, settings.plugboard_child_path), None, None
+        return DirectLauncher(folders, settings.plugboard_child_path, admin_environment(os.environ)), None, None
     protected_folders, protected_files = await asyncio.to_thread(protected_paths, settings, data_dir)
     if problems := exposing_read_only_paths(
         policy.local_servers.read_only_paths, (*protected_folders, *protected_files)
@@ -306,6 +307,7 @@ async def _local_launcher(
         child_path=settings.plugboard_child_path,
         host_addresses=await asyncio.to_thread(host_addresses),
         seccomp_program=seccomp,
+        admin_env=admin_environment(os.environ),
     )
     launcher = SandboxLauncher(folders, spec, limiter, host, identities, homes)
     if problem is None and mode != "off":

@@ -49,11 +49,18 @@ class Launcher(Protocol):
         """The server was removed: delete what it kept on the host. Called after it stopped."""
         ...
 
+    def notice(self, record: ServerRecord) -> str | None:
+        """Something about the server on the host its owner should know (e.g. its home is full), else None."""
+        ...
+
     def close(self) -> None: ...
 
 
 class LocalLauncherBase:
     """Local servers never switch transport nor need a sign-in."""
+
+    def notice(self, record: ServerRecord) -> str | None:
+        return None
 
     def retry_now(self, record: ServerRecord) -> bool:
         return False
@@ -87,6 +94,9 @@ class LauncherRouter:
     def forget(self, record: ServerRecord) -> None:
         self._for(record).forget(record)
 
+    def notice(self, record: ServerRecord) -> str | None:
+        return self._for(record).notice(record)
+
     def close(self) -> None:
         self._local.close()
         self._remote.close()
@@ -105,16 +115,19 @@ class ServerFolders:
 class DirectLauncher(LocalLauncherBase):
     """Runs the command on the host with a cleared environment (sandboxing wraps this in a later layer)."""
 
-    def __init__(self, folders: ServerFolders, child_path: str = DEFAULT_CHILD_PATH) -> None:
+    def __init__(
+        self, folders: ServerFolders, child_path: str = DEFAULT_CHILD_PATH, admin_env: dict[str, str] | None = None
+    ) -> None:
         self._folders = folders
         self._child_path = child_path
+        self._admin_env = admin_env or {}
 
     def parameters(self, record: ServerRecord) -> StdioServerParameters:
         config = local_config(record)
         home = self._folders.home(record)
         (home / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
         cwd = self._working_directory(config, home)
-        env = child_environment(home=str(home), path=self._child_path, configured=config.env)
+        env = child_environment(home=str(home), path=self._child_path, configured=config.env, admin=self._admin_env)
         return StdioServerParameters(
             command=config.command,
             args=list(config.args),

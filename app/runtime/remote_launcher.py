@@ -130,6 +130,9 @@ class RemoteLauncher:
             return f"there is no MCP endpoint at {config.url} (HTTP 404)"
         return None  # network trouble and server errors may pass: the actor retries with backoff
 
+    def notice(self, record: ServerRecord) -> str | None:
+        return None
+
     def forget(self, record: ServerRecord) -> None:
         """Nothing on the host: a remote server's tokens are deleted with its record."""
 

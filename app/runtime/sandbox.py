@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -26,7 +27,7 @@ from mcp.client._transport import TransportStreams
 from app.domain.local_config import LocalServerConfig
 from app.domain.policy import Limits, LocalServerPolicy, NetworkMode
 from app.domain.server import ServerRecord
-from app.runtime.child_environment import DEFAULT_CHILD_PATH, child_environment
+from app.runtime.child_environment import DEFAULT_CHILD_PATH, admin_paths, child_environment
 from app.runtime.errors import find
 from app.runtime.launcher import LaunchError, LocalLauncherBase, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
@@ -84,6 +85,8 @@ class SandboxSpec:
     child_path: str = DEFAULT_CHILD_PATH
     host_addresses: tuple[str, ...] = ()
     seccomp_program: bytes | None = None
+    # The host's certificate and proxy settings, passed to every server (see child_environment).
+    admin_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class SandboxLauncher(LocalLauncherBase):
         self._host = host
         self._identities = identities
         self._homes = homes
-        self._system = tuple(dict.fromkeys(SYSTEM_READ_ONLY))
+        self._system = tuple(dict.fromkeys((*SYSTEM_READ_ONLY, *admin_paths(spec.admin_env))))
         self._admin = tuple(spec.local.read_only_paths)
         self._generated = folders.data_dir / "sandbox"
         self._plan = NetworkPlan(spec.local.allow_networks, spec.host_addresses)
@@ -251,7 +254,9 @@ class SandboxLauncher(LocalLauncherBase):
             if self._homes is not None:
                 self._homes.unmount(home)
             raise
-        env = child_environment(home=SANDBOX_HOME, path=self._spec.child_path, configured=config.env)
+        env = child_environment(
+            home=SANDBOX_HOME, path=self._spec.child_path, configured=config.env, admin=self._spec.admin_env
+        )
         env["TMPDIR"] = "/tmp"
         # The same environment for the wrappers (sh, prlimit, bwrap, setpriv ignore it) and the server inside.
         launch.params = StdioServerParameters(
@@ -323,7 +328,8 @@ class SandboxLauncher(LocalLauncherBase):
         path = self._generated / name
         if not path.exists() or path.read_text() != text:
             self._generated.mkdir(parents=True, exist_ok=True, mode=0o711)
-            temporary = path.with_name(name + ".tmp")
+            # A name of its own per writer: two servers starting at once may both write it.
+            temporary = path.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.tmp")
             temporary.write_text(text)
             temporary.chmod(0o644)
             os.replace(temporary, path)
@@ -376,19 +382,40 @@ class SandboxLauncher(LocalLauncherBase):
 
     def _check_command(self, command: str) -> None:
         if "/" in command:
-            if not self._visible(os.path.realpath(command)) or not self._visible(os.path.abspath(command)):
-                raise LaunchError(
-                    f"`{command}` is not visible inside the sandbox (only system folders and the admin's "
-                    "read_only_paths are); ask an admin to add its folder to read_only_paths"
-                )
+            for path in (os.path.abspath(command), os.path.realpath(command)):
+                if not self._visible(path):
+                    raise LaunchError(
+                        f"`{path}` (what `{command}` runs) is not visible inside the sandbox: only system folders "
+                        f"and the admin's read_only_paths are. Ask an admin to add `{os.path.dirname(path)}` (or a "
+                        "folder above it) to local_servers.read_only_paths."
+                    )
             if not os.access(command, os.X_OK):
                 raise LaunchError(f"the command `{command}` was not found or is not executable")
+            self._check_virtualenv(command)
             return
         found = shutil.which(command, path=self._spec.child_path)
         if found is None:
             raise LaunchError(
                 f"the command `{command}` was not found on the Plugboard host (PATH is {self._spec.child_path})"
             )
+
+    def _check_virtualenv(self, command: str) -> None:
+        """A venv's python is a link to an interpreter whose standard library lives elsewhere (pyvenv.cfg's
+        `home`): that installation must be visible too, or the server dies before it starts."""
+        config = Path(os.path.abspath(command)).parent.parent / "pyvenv.cfg"
+        try:
+            lines = config.read_text(errors="replace").splitlines()
+        except OSError:
+            return
+        for line in lines:
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip().startswith("/"):
+                base = os.path.dirname(os.path.realpath(value.strip()))  # <prefix>/bin -> <prefix>
+                if not self._visible(base):
+                    raise LaunchError(
+                        f"`{command}` belongs to a virtual environment whose Python installation `{base}` is not "
+                        f"visible inside the sandbox. Ask an admin to add `{base}` to local_servers.read_only_paths."
+                    )
 
     async def self_check(self) -> str | None:
         """Start a real sandbox the way a server starts and look from inside: None when it holds, else why not.
@@ -435,6 +462,22 @@ class SandboxLauncher(LocalLauncherBase):
         if "USERNS" in lines:
             return "a sandboxed server could create user namespaces. " + ADMIN_HINT
         return None
+
+    def notice(self, record: ServerRecord) -> str | None:
+        if self._homes is None:
+            return None
+        usage = self._homes.usage(self._folders.home(record))
+        if usage is None:
+            return None
+        used, total = usage
+        if total - used > max(total // 100, 1024 * 1024):
+            return None
+        mib = 1024 * 1024
+        return (
+            f"`{record.name}`'s private home is full ({used // mib} of {total // mib} MiB): it cannot save more. "
+            "Free space through the server's own tools, remove and re-add it to start empty, or ask your "
+            "Plugboard admin for a larger `limits.home_quota_mb`."
+        )
 
     def forget(self, record: ServerRecord) -> None:
         """Everything the server had on the host (its home and its image); runs after it stopped."""

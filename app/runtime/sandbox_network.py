@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 SLIRP_NETWORK = "10.0.2.0/24"
 SLIRP_GATEWAY = "10.0.2.2"  # slirp maps it to the host's loopback unless --disable-host-loopback
 SLIRP_DNS = "10.0.2.3"
+SLIRP_ADDRESS = "10.0.2.100"  # slirp4netns's default address for the namespace's side
+SLIRP_MTU = 65520
 RESOLV_CONF = f"nameserver {SLIRP_DNS}\noptions timeout:2 attempts:2\n"
 NS_GET_USERNS = 0xB701
 # Never reachable from a sandbox: this-network, private, CGNAT, loopback, link-local (metadata), IETF protocol
@@ -66,10 +68,18 @@ class NetworkPlan:
         return sorted({a for a in self.host_addresses if ipaddress.ip_address(a).version == 4})
 
     def route_commands(self) -> str:
-        """`ip -batch` input: more specific routes win, so allowed networks beat the refused ranges and each
-        host address (a /32) beats an allowed network that holds it."""
+        """`ip -batch` input: the tap device's address and default route (not slirp4netns --configure: that
+        also brings up `lo`, racing bwrap's own loopback set-up, which then fails), then the filter routes.
+        More specific routes win, so allowed networks beat the refused ranges and each host address (a /32)
+        beats an allowed network that holds it."""
         host = {f"{a}/32" for a in self._host()}
-        lines = [f"route add unreachable {network}" for network in REFUSED_NETWORKS]
+        lines = [
+            f"link set tap0 mtu {SLIRP_MTU}",
+            f"addr add {SLIRP_ADDRESS}/24 dev tap0",
+            "link set tap0 up",
+            f"route add default via {SLIRP_GATEWAY} dev tap0",
+        ]
+        lines += [f"route add unreachable {network}" for network in REFUSED_NETWORKS]
         lines += [f"route replace {n} via {SLIRP_GATEWAY} dev tap0" for n in self._allowed() if str(n) not in host]
         lines += [f"route replace unreachable {a}" for a in sorted(host)]
         return "\n".join(lines) + "\n"
@@ -182,8 +192,7 @@ def attach(
     slirp = [
         *drop,
         "slirp4netns",
-        "--configure",
-        "--mtu=65520",
+        f"--mtu={SLIRP_MTU}",
         "--disable-host-loopback",
         "--enable-seccomp",
         f"--ready-fd={ready_write}",

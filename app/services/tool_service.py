@@ -36,6 +36,8 @@ class ToolOutcome:
     is_error: bool
     truncated_chars: int
     duration_ms: int
+    # Something the owner should know about the server after this call (e.g. its home is full).
+    notice: str | None = None
 
 
 class ToolService:
@@ -111,7 +113,7 @@ class ToolService:
                 )
             raise ServerUnavailable(
                 f"`{server_name}__{tool_name}` is {registered.state} ({registered.reason}). "
-                f"`/mcp allow {server_name} {tool_name}` lets you use it."
+                f"`/mcp allow {server_name}__{tool_name}` lets you use it."
             )
         redact = Redactor(record.config.secret_values())  # for what we write about the call, not its result
         started = time.monotonic()
@@ -153,7 +155,8 @@ class ToolService:
                         **sizes,
                     },
                 )
-        return ToolOutcome(text, bool(result.is_error), cut, duration_ms)
+        notice = await self._sessions.notice(record)
+        return ToolOutcome(text, bool(result.is_error), cut, duration_ms, notice)
 
 
 def _parse_arguments(raw: str) -> dict[str, Any]:

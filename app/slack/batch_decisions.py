@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.domain.errors import PlugboardError
 from app.services.config_import import ConfigImportService
 from app.slack.blocks.confirmation import progress_blocks
+from app.slack.blocks.report import DONE
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
@@ -51,7 +52,7 @@ class BatchDecisions:
             f":white_circle: {code(n)} was added disabled; `/mcp enable {escape(n)}` starts it."
             for n in outcome.added_disabled
         ]
-        await self._confirm.report(reply, outcome.running, lines, title="Done")
+        await self._confirm.report(reply, outcome.running, lines, title=DONE)
 
     async def cancel(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

@@ -9,6 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.domain.names import exposed_tool_name, split_exposed_tool_name
 from app.domain.owner import Owner
 
 
@@ -20,6 +21,34 @@ class McpCommand:
     @property
     def words(self) -> list[str]:
         return self.rest.split()
+
+
+@dataclass(frozen=True)
+class ToolReference:
+    """A tool named on the command line, and whatever follows it (the JSON arguments of `/mcp call`)."""
+
+    server: str
+    tool: str
+    rest: str = ""
+
+    @property
+    def exposed(self) -> str:
+        return exposed_tool_name(self.server, self.tool)
+
+
+def parse_tool_reference(text: str) -> ToolReference | None:
+    """`server__tool …` (the one word listings show) or `server tool …`; None when no tool is named.
+
+    Server names cannot contain `__`, so the first `__` of a single word always separates server and tool."""
+    first = text.split(None, 1)
+    if not first:
+        return None
+    if (exposed := split_exposed_tool_name(first[0])) is not None:
+        return ToolReference(*exposed, first[1] if len(first) > 1 else "")
+    parts = text.split(None, 2)
+    if len(parts) < 2:
+        return None
+    return ToolReference(parts[0], parts[1], parts[2] if len(parts) > 2 else "")
 
 
 def parse_command(text: str) -> McpCommand:

@@ -20,7 +20,7 @@ from app.slack.blocks.help import help_blocks, help_text
 from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks, server_list_blocks
 from app.slack.blocks.tools import outcome_blocks, tools_blocks
-from app.slack.command_line import CommandRequest, McpCommand, parse_command
+from app.slack.command_line import CommandRequest, McpCommand, parse_command, parse_tool_reference
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
 from app.slack.download import ConfigDownload
@@ -33,6 +33,10 @@ from app.slack.upload import UploadFlow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandRequest], Awaitable[None]]
+CALL_USAGE = (
+    "Usage: `/mcp call <server>__<tool> [json arguments]`, with the tool named as `/mcp tools` lists it "
+    "(`/mcp call <server> <tool> [json]` works too)."
+)
 
 
 def _text_blocks(text: str) -> list[dict[str, Any]]:
@@ -187,17 +191,15 @@ class McpCommands:
         await self._confirm.report(reply, records, [], title="Reloaded")
 
     async def _call(self, req: CommandRequest) -> None:
-        parts = req.command.rest.split(None, 2)
-        if len(parts) < 2:
-            await req.ack(text="Usage: `/mcp call <server> <tool> [json arguments]`", response_type="ephemeral")
+        named = parse_tool_reference(req.command.rest)
+        if named is None:
+            await req.ack(text=CALL_USAGE, response_type="ephemeral")
             return
-        server, tool = parts[0], parts[1]
-        arguments = parts[2] if len(parts) > 2 else ""
         await req.ack()
-        outcome = await self._tools.call(req.owner, server, tool, arguments)
+        outcome = await self._tools.call(req.owner, named.server, named.tool, named.rest)
         await req.respond(
-            text=f"{server}__{tool} result",
-            blocks=outcome_blocks(f"{server}__{tool}", outcome),
+            text=f"{named.exposed} result",
+            blocks=outcome_blocks(named.exposed, outcome),
             response_type="ephemeral",
         )
 

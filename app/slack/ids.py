@@ -9,6 +9,7 @@ SERVER_MENU = "server_menu"
 CONFIRM_REMOVE = "remove_confirm"
 CANCEL_REMOVE = "remove_cancel"
 OPEN_ADD_MODAL = "open_add_modal"
+FIX_SERVER = "server_fix"  # a button under a failed report: same values as SERVER_MENU (`edit:<id>`, …)
 
 # input blocks of the server form: block_id == field name so InvalidConfig problems map onto them
 FIELD_NAME = "name"

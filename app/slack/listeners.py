@@ -58,6 +58,7 @@ def register_listeners(
     app.action(ids.CONFIRM_CHANGE)(actions.confirm_change)
     app.action(ids.CANCEL_CHANGE)(actions.cancel_change)
     app.action(ids.SERVER_MENU)(actions.server_menu)
+    app.action(ids.FIX_SERVER)(actions.server_menu)
     app.action(ids.CONFIRM_REMOVE)(actions.confirm_remove)
     app.action(ids.CANCEL_REMOVE)(actions.cancel_remove)
     app.action(ids.OPEN_ADD_MODAL)(actions.open_add_modal)

@@ -10,10 +10,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.errors import PlugboardError
+from app.domain.names import exposed_tool_name
 from app.domain.owner import Owner
 from app.services.tool_policy_service import PIN_SHOWN, ConfirmationNeeded, ToolPolicyService
-from app.slack import ids
-from app.slack.command_line import McpCommand
+from app.slack.blocks.tools import allow_prompt_blocks, allow_prompt_text
+from app.slack.command_line import McpCommand, parse_tool_reference
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
@@ -38,28 +39,12 @@ class ToolCommands:
         try:
             await self._policy.allow(owner, server, tool, confirmed=False)
         except ConfirmationNeeded as exc:
+            exposed = exposed_tool_name(server, tool)
+            value = f"{server}:{tool}@{exc.pin[:PIN_SHOWN]}"
             await respond(
-                text=escape(str(exc)),
+                text=allow_prompt_text(exposed),
                 response_type="ephemeral",
-                blocks=[
-                    _section(
-                        f":warning: {escape(str(exc))} Tools like this can run commands or change files on "
-                        "the server's host. Allow it anyway?"
-                    ),
-                    {
-                        "type": "actions",
-                        "block_id": "allow_decision",
-                        "elements": [
-                            {
-                                "type": "button",
-                                "action_id": ids.CONFIRM_ALLOW_TOOL,
-                                "style": "danger",
-                                "value": f"{server}:{tool}@{exc.pin[:PIN_SHOWN]}",
-                                "text": {"type": "plain_text", "text": "Allow anyway"},
-                            },
-                        ],
-                    },
-                ],
+                blocks=allow_prompt_blocks(str(exc), value),
             )
             return
         await respond(
@@ -147,10 +132,10 @@ class ToolCommands:
 
 
 def _server_and_tool(command: McpCommand, verb: str) -> tuple[str, str]:
-    words = command.words
-    if len(words) == 1 and "__" in words[0]:
-        server, _, tool = words[0].partition("__")
-        return server, tool
-    if len(words) != 2:
-        raise PlugboardError(f"Usage: `/mcp {verb} <server> <tool>`.")
-    return words[0], words[1]
+    named = parse_tool_reference(command.rest)
+    if named is None or named.rest:
+        raise PlugboardError(
+            f"Usage: `/mcp {verb} <server>__<tool>`, with the tool named as `/mcp tools` lists it "
+            f"(`/mcp {verb} <server> <tool>` works too)."
+        )
+    return named.server, named.tool

@@ -103,7 +103,7 @@ def held_tools_blocks(record: ServerRecord, changes: list[HeldChange]) -> list[d
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f"Too many to list here: `/mcp allow {escape(record.name)} TOOL` approves one.",
+                        "text": f"Too many to list here: `/mcp allow {escape(record.name)}__TOOL` approves one.",
                     }
                 ],
             }
@@ -116,7 +116,7 @@ def held_tools_blocks(record: ServerRecord, changes: list[HeldChange]) -> list[d
                     {
                         "type": "mrkdwn",
                         "text": (
-                            f"Risky new tools start denied; `/mcp allow {escape(record.name)} TOOL` "
+                            f"Risky new tools start denied; `/mcp allow {escape(record.name)}__TOOL` "
                             "enables one after a warning."
                         ),
                     }

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from app.domain.owner import Owner
-from app.runtime.child_environment import DEFAULT_CHILD_PATH
+from app.runtime.child_environment import DEFAULT_CHILD_PATH, admin_environment
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import SIGNING_SECRET, Harness, SlackUser, policy_toml, text_of
@@ -140,7 +140,10 @@ async def test_a_server_sees_none_of_the_apps_secrets_only_the_fixed_base_and_it
     leaked_names = sorted(n for n in env if n.startswith(("PLUGBOARD_", "SLACK_")) or n == "OPENAI_API_KEY")
     assert leaked_names == [], f"app variables reached the server: {leaked_names}"
     added_by_sandbox = BWRAP_ADDED if sandboxed(harness) else set()
-    assert set(env) - PYTHON_ADDED - added_by_sandbox == BASE_NAMES | {"MY_SETTING"}, sorted(env)
+    # The host's certificate and proxy settings are the admin's, passed on as they are.
+    admin = admin_environment(os.environ)
+    assert {name: env[name] for name in admin} == admin
+    assert set(env) - PYTHON_ADDED - added_by_sandbox - set(admin) == BASE_NAMES | {"MY_SETTING"}, sorted(env)
     if "PWD" in env:
         assert env["PWD"] == env["HOME"]
     assert env["MY_SETTING"] == "visible"

@@ -34,6 +34,7 @@ import uvicorn
 
 from app.domain.owner import Owner
 from app.domain.policy import PolicyError
+from app.runtime.child_environment import admin_environment
 from tests.servers import PYTHON, server_path
 from tests.support.canary import running_canary
 from tests.support.flows import (
@@ -201,7 +202,7 @@ async def test_a_sandboxed_server_sees_a_cleared_environment_without_any_app_sec
 
     env = json.loads(result_text(await call(alice, "escape", "env")))
 
-    assert set(env) <= SANDBOX_ENV | {"GREETING", "STOLEN"}, sorted(env)
+    assert set(env) <= SANDBOX_ENV | set(admin_environment(os.environ)) | {"GREETING", "STOLEN"}, sorted(env)
     assert env["GREETING"] == "hi" and env["STOLEN"] == "${SLACK_BOT_TOKEN}"  # stored literally, never expanded
     assert env["HOME"] == "/home/plugboard"
     dumped = json.dumps(env)
@@ -697,8 +698,10 @@ async def test_a_server_sees_only_its_own_network_namespaces_tcp_sockets(contrac
 async def test_filling_the_home_stops_at_its_quota_and_leaves_the_host_disk_alone(contract_harness: Harness) -> None:
     alice, bob = await alice_and_bob(contract_harness)
 
-    answer = await probe(alice, "fill_home", {"mb": 4 * HOME_QUOTA_MB})
+    reply = await call(alice, "escape", "fill_home", {"mb": 4 * HOME_QUOTA_MB})
+    answer = result_text(reply)
 
+    assert "private home is full" in reply and "home_quota_mb" in reply, reply  # the owner is told, outside
     stopped = re.fullmatch(r"stopped after (\d+) MiB: OSError: \[Errno 28\] No space left on device", answer)
     assert stopped, answer
     assert int(stopped.group(1)) < HOME_QUOTA_MB, answer

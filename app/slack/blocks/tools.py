@@ -6,6 +6,7 @@ from typing import Any
 
 from app.runtime.tool_registry import RegisteredTool
 from app.services.tool_service import ToolOutcome
+from app.slack import ids
 from app.slack.text import code, escape, escaped_chunks, truncate
 
 MAX_DESCRIPTION = 200
@@ -45,7 +46,7 @@ def tools_blocks(tools: list[RegisteredTool], *, empty: str) -> list[dict[str, A
                         "type": "mrkdwn",
                         "text": (
                             "Denied and held tools cannot be called. "
-                            "`/mcp allow SERVER TOOL` or `/mcp deny SERVER TOOL` changes that."
+                            "`/mcp allow SERVER__TOOL` or `/mcp deny SERVER__TOOL` (the names above) changes that."
                         ),
                     }
                 ],
@@ -62,6 +63,10 @@ def outcome_blocks(exposed_name: str, outcome: ToolOutcome) -> list[dict[str, An
         # A backtick in the result could close the code block and let the rest render as mrkdwn.
         for p in escaped_chunks(outcome.text.replace("`", "ˋ"), 2800)
     ][:40]
+    if outcome.notice:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {escape(outcome.notice)}"}]}
+        )
     if outcome.truncated_chars:
         blocks.append(
             {
@@ -75,3 +80,38 @@ def outcome_blocks(exposed_name: str, outcome: ToolOutcome) -> list[dict[str, An
             }
         )
     return blocks
+
+
+def allow_prompt_text(exposed_name: str) -> str:
+    """The notification text of the risky-tool prompt: short, so the reason is read once, in the blocks."""
+    return f"Allow {escape(exposed_name)} anyway?"
+
+
+def allow_prompt_blocks(warning: str, value: str) -> list[dict[str, Any]]:
+    """`/mcp allow` of a tool on the risky-tool list: the reason, said once, and a second yes.
+
+    `warning` names the tool and why it is on the list (which already says what such a tool can do)."""
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": truncate(
+                    f":warning: {escape(warning)} Allow it anyway? Then it can be called like any allowed tool.", 3000
+                ),
+            },
+        },
+        {
+            "type": "actions",
+            "block_id": "allow_decision",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ids.CONFIRM_ALLOW_TOOL,
+                    "style": "danger",
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Allow anyway"},
+                },
+            ],
+        },
+    ]
