@@ -64,10 +64,14 @@ async def test_a_server_run_from_its_own_venv_with_python_m_answers(harness: Har
     assert json.loads(answer)["timezone"] == "UTC", answer
 
 
+VENV = Path(sys.prefix).resolve()
+VENV_PYTHON = Path(sys.prefix) / "bin" / "python"
+
+
 async def test_a_venv_whose_python_installation_is_hidden_is_refused_naming_the_folder_to_add(tmp_path: Path) -> None:
-    venv_only = f'[local_servers]\nread_only_paths = ["{Path(sys.prefix).resolve()}"]\nuid_base = 5000000\n'
-    python = Path(sys.prefix) / "bin" / "python"
-    interpreter = Path(os.path.realpath(python))
+    venv_only = f'[local_servers]\nread_only_paths = ["{VENV}"]\nuid_base = 5000000\n'
+    python = VENV_PYTHON
+    interpreter = Path(os.path.realpath(python))  # noqa: ASYNC240  # a link, read once
     async with Harness.running(tmp_path / "data", policy=venv_only) as running:
         alice = running.user()
         report = await add_server(alice, "mytime", {"command": str(python), "args": ["-m", "mcp_server_time"]})
