@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections.abc import Coroutine
@@ -20,12 +19,9 @@ from app.domain.tool_policy import Denylist
 from app.runtime.child_environment import admin_environment
 from app.runtime.errors import find
 from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
-from app.runtime.process_limits import ProcessLimiter
 from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher
-from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_host
-from app.runtime.sandbox_home import QuotaHomes, SandboxIdentities
-from app.runtime.sandbox_network import host_addresses
-from app.runtime.seccomp_filter import SeccompUnavailable, filter_program
+from app.runtime.sandbox import SandboxLauncher
+from app.runtime.sandbox_setup import sandbox_launcher
 from app.runtime.server_actor import ActorTimings
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
@@ -118,6 +114,7 @@ async def build(settings: Settings) -> Plugboard:
         connect_timeout=settings.plugboard_connect_timeout or limits.connect_timeout_seconds,
         request_timeout=settings.plugboard_request_timeout or limits.request_timeout_seconds,
         restart_backoff=settings.plugboard_restart_backoff,
+        first_start_timeout=limits.first_start_timeout_seconds,
     )
     egress = egress_policy(policy)
     local_launcher, sandbox_problem, home_quota_mb = await _local_launcher(settings, policy, data_dir)
@@ -137,7 +134,11 @@ async def build(settings: Settings) -> Plugboard:
         max_live_total=limits.live_servers_total,
         tool_gate=tool_policy.evaluate,
     )
-    gate = ServerGate(LocalGate(policy.local_servers, sandbox_problem, home_quota_mb=home_quota_mb), _url_check(egress))
+    hidden_paths = local_launcher.hidden_paths if isinstance(local_launcher, SandboxLauncher) else None
+    local_gate = LocalGate(
+        policy.local_servers, sandbox_problem, home_quota_mb=home_quota_mb, hidden_paths=hidden_paths
+    )
+    gate = ServerGate(local_gate, _url_check(egress))
     mirror = ConfigMirror(data_dir)
     servers = ServerService(
         db,
@@ -286,36 +287,13 @@ async def _local_launcher(
         policy.local_servers.read_only_paths, (*protected_folders, *protected_files)
     ):
         raise PolicyError(f"policy file {settings.plugboard_policy_file} has invalid settings: {problems[0]}")
-    instance = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
-    limiter = await asyncio.to_thread(ProcessLimiter.detect, instance)
-    as_root = os.geteuid() == 0
-    local = policy.local_servers
-    identities = SandboxIdentities(data_dir, local.uid_base, local.uid_count, local.tun_gid) if as_root else None
-    homes = QuotaHomes(policy.limits.home_quota_mb) if as_root else None
-    tun_gid = identities.tun_gid if identities is not None else None
-    problem, host = await asyncio.to_thread(probe_host, as_root, limiter, tun_gid)
-    try:
-        seccomp: bytes | None = filter_program()
-    except SeccompUnavailable as exc:
-        seccomp = None
-        log.warning("sandboxed servers run without a seccomp filter: %s", exc)
-    spec = SandboxSpec(
-        local=local,
-        limits=policy.limits,
+    setup = await sandbox_launcher(
+        data_dir,
+        policy.local_servers,
+        policy.limits,
         protected_folders=protected_folders,
         protected_files=protected_files,
         child_path=settings.plugboard_child_path,
-        host_addresses=await asyncio.to_thread(host_addresses),
-        seccomp_program=seccomp,
-        admin_env=admin_environment(os.environ),
+        self_check=mode != "off",
     )
-    launcher = SandboxLauncher(folders, spec, limiter, host, identities, homes)
-    if problem is None and mode != "off":
-        problem = await launcher.self_check()
-    if problem:
-        log.error("local servers are refused: %s", problem)
-    elif host.network_problem:
-        log.warning("sandboxed servers cannot have internet access: %s", host.network_problem)
-    if homes is None:
-        log.warning("Plugboard is not root: server homes have no disk quota (only the per-file size limit)")
-    return launcher, problem, policy.limits.home_quota_mb if homes is not None else None
+    return setup.launcher, setup.problem, setup.home_quota_mb

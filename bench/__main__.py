@@ -25,14 +25,15 @@ ACK_REQUESTS = 200
 async def run() -> tuple[list[Comparison], dict[str, Any]]:
     comparisons = [await connect_and_list(CONNECT_RUNS)]
     extra: dict[str, Any] = {}
-    try:
-        sandboxed = await sandboxed_connect_and_list(CONNECT_RUNS, comparisons[0].baseline)
-    except Exception as exc:  # boundary: the sandbox row is optional; the others still tell their story
-        sandboxed = f"{type(exc).__name__}: {exc}"
-    if isinstance(sandboxed, str):
-        extra["sandboxed_skipped"] = sandboxed
-    else:
-        comparisons.append(sandboxed)
+    for network in ("none", "internet"):
+        try:
+            sandboxed = await sandboxed_connect_and_list(CONNECT_RUNS, comparisons[0].baseline, network)
+        except Exception as exc:  # boundary: the sandbox rows are optional; the others still tell their story
+            sandboxed = f"{type(exc).__name__}: {exc}"
+        if isinstance(sandboxed, str):
+            extra["sandboxed_skipped"] = sandboxed
+        else:
+            comparisons.append(sandboxed)
     extra["bare_connect_and_list_legacy_mode"] = (await legacy_connect_and_list(CONNECT_RUNS)).as_ms()
     comparisons.append(await tool_calls(TOOL_CALLS))
     comparisons.extend(await slack_acks(ACK_REQUESTS))

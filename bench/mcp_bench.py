@@ -11,18 +11,17 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
-from app.domain.policy import Limits
+from app.domain.policy import Limits, LocalServerPolicy
 from app.domain.server import ServerRecord
 from app.runtime.launcher import DirectLauncher, Launcher, ServerFolders
-from app.runtime.process_limits import ProcessLimiter
-from app.runtime.sandbox import SandboxLauncher, SandboxSpec, probe_sandbox
+from app.runtime.sandbox_setup import sandbox_launcher
 from app.runtime.server_actor import ActorTimings
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
@@ -38,8 +37,8 @@ SETTLE_SECONDS = 30.0
 ADD_ARGUMENTS = {"a": 2, "b": 40}
 
 
-def tiny_record(name: str = "tiny") -> ServerRecord:
-    config = LocalServerConfig(command=PYTHON, args=(TINY_SERVER,))
+def tiny_record(name: str = "tiny", network: Literal["internet", "none"] | None = None) -> ServerRecord:
+    config = LocalServerConfig(command=PYTHON, args=(TINY_SERVER,), network=network)
     now = time.time()
     return ServerRecord(
         id=uuid.uuid4().hex,
@@ -97,11 +96,13 @@ async def bare_connect_and_list(runs: int, mode: str, work: Path) -> list[float]
     return samples
 
 
-async def plugboard_connect_and_list(runs: int, launcher: Launcher) -> list[float]:
+async def plugboard_connect_and_list(
+    runs: int, launcher: Launcher, network: Literal["internet", "none"] | None = None
+) -> list[float]:
     samples: list[float] = []
     async with _manager(launcher) as manager:
         for _ in range(runs):
-            record = tiny_record()
+            record = tiny_record(network=network)
             started = time.perf_counter()
             await manager.start(record)
             status = await manager.wait_settled(record.id, SETTLE_SECONDS)
@@ -128,28 +129,26 @@ async def connect_and_list(runs: int) -> Comparison:
     )
 
 
-async def sandboxed_connect_and_list(runs: int, baseline: Summary) -> Comparison | str:
-    """The same with the default sandbox (bubblewrap); a reason string when the host cannot sandbox."""
+async def sandboxed_connect_and_list(
+    runs: int, baseline: Summary, network: Literal["internet", "none"]
+) -> Comparison | str:
+    """The same under the default sandbox, as the app builds it; a reason string when the host cannot sandbox."""
     with tempfile.TemporaryDirectory(prefix="plugboard-bench-") as tmp:
-        work = Path(tmp)
-        limiter = await asyncio.to_thread(ProcessLimiter.detect, f"bench-{uuid.uuid4().hex[:8]}")
-        problem = await probe_sandbox(limiter)
-        if problem:
-            return problem
-        spec = SandboxSpec(tuple(visible_test_paths()), Limits())
+        local = LocalServerPolicy(read_only_paths=tuple(visible_test_paths()))
+        setup = await sandbox_launcher(Path(tmp) / "data", local, Limits())
+        if setup.problem:
+            return setup.problem
         try:
-            launcher = SandboxLauncher(ServerFolders(work / "data"), spec, limiter)
-            plugboard = await plugboard_connect_and_list(runs, launcher)
+            plugboard = await plugboard_connect_and_list(runs, setup.launcher, network)
         finally:
-            # Stopping a sandboxed server does not always release its pids cgroup yet: leave none behind.
-            await asyncio.to_thread(limiter.remove_stale)
-            limiter.remove_instance()
+            await asyncio.to_thread(setup.launcher.close)
+    what = "internet: + slirp4netns, routes, nftables" if network == "internet" else "no network"
     return Comparison(
-        "connect + list_tools, sandboxed (bwrap)",
+        f"connect + list_tools, sandboxed, network {network}",
         "mcp.Client(stdio_client(...), mode='auto'), no sandbox",
         baseline,
         Summary.of(plugboard),
-        note="SandboxLauncher as in the default policy: prlimit + bubblewrap namespaces (+ pids cgroup when available)",
+        note=f"SandboxLauncher as the app builds it (uid, two bwrap stages, seccomp, home image; {what})",
     )
 
 

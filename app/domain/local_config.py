@@ -296,3 +296,19 @@ def config_from_mapping(entry: Any, *, where: str) -> LocalServerConfig:
     except InvalidConfig as exc:
         field, message = next(iter(exc.problems.items()))
         raise InvalidConfig.single("json", f"{where}: {field}: {message}") from None
+
+
+def with_paths_moved(config: LocalServerConfig, paths: tuple[str, ...], folder: str) -> LocalServerConfig:
+    """The config with each of `paths` (whole arguments, or the value of `--flag=path`) replaced by `folder`;
+    with several, each becomes a subfolder of `folder` named after it."""
+    moved = {path: folder if len(paths) == 1 else f"{folder}/{path.rstrip('/').rsplit('/', 1)[-1]}" for path in paths}
+    args = []
+    for arg in config.args:
+        flag, sep, value = arg.partition("=")
+        if arg in moved:
+            args.append(moved[arg])
+        elif sep and arg.startswith("-") and value in moved:
+            args.append(f"{flag}={moved[value]}")
+        else:
+            args.append(arg)
+    return config.model_copy(update={"args": tuple(args)})

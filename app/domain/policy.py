@@ -109,6 +109,8 @@ class Limits(_Strict):
     live_servers_per_owner: int = Field(default=10, ge=1, le=500)
     live_servers_total: int = Field(default=200, ge=1, le=10000)
     connect_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    # The first start of an npx/uvx/… server downloads the package before the handshake.
+    first_start_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     request_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     result_chars_slack: int = Field(default=3000, ge=100, le=40000)
     result_chars_agent: int = Field(default=20000, ge=100, le=1_000_000)
@@ -119,6 +121,8 @@ class Limits(_Strict):
     open_files: int = Field(default=256, ge=16, le=65536)
     # Disk space of each server's private home (a filesystem of its own when Plugboard runs as root).
     home_quota_mb: int = Field(default=512, ge=16, le=1_048_576)
+    # Disk space an owner's servers share: the workspace folder and the npm/uv package caches.
+    workspace_quota_mb: int = Field(default=2048, ge=64, le=1_048_576)
 
 
 class RemotePolicy(_Strict):

@@ -109,7 +109,10 @@ class ServerFolders:
     data_dir: Path
 
     def home(self, record: ServerRecord) -> Path:
-        return self.data_dir / "users" / record.owner.id / "servers" / record.id / "home"
+        return self.owner(record) / "servers" / record.id / "home"
+
+    def owner(self, record: ServerRecord) -> Path:
+        return self.data_dir / "users" / record.owner.id
 
 
 class DirectLauncher(LocalLauncherBase):

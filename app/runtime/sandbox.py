@@ -31,10 +31,12 @@ from app.runtime.child_environment import DEFAULT_CHILD_PATH, admin_paths, child
 from app.runtime.errors import find
 from app.runtime.launcher import LaunchError, LocalLauncherBase, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
-from app.runtime.sandbox_home import HomeError, QuotaHomes, SandboxIdentities, delete_server_folder
+from app.runtime.sandbox_home import HomeError, OwnerShares, QuotaHomes, SandboxIdentities, delete_server_folder
 from app.runtime.sandbox_mounts import (
     SANDBOX_HOME,
+    SHARED_CACHE,
     SYSTEM_READ_ONLY,
+    WORKSPACE,
     Masks,
     dev_arguments,
     isolation_arguments,
@@ -51,21 +53,21 @@ from app.runtime.sandbox_network import (
     attach,
     read_child_pid,
 )
+from app.runtime.sandbox_paths import SandboxPaths
+from app.runtime.sandbox_probe import (
+    ADMIN_HINT,
+    NETWORK_HINT,
+    SELF_CHECK_SCRIPT,
+    SandboxHost,
+    run_self_check,
+    self_check_problem,
+)
 from app.runtime.stderr_ring import StderrRing
 from app.runtime.stdio_transport import bounded_stdio
 
 log = logging.getLogger(__name__)
 
 JOIN_GROUPS = 'IFS=:; for g in $0; do echo $$ > "$g" || exit 126; done; unset IFS; exec "$@"'
-ADMIN_HINT = (
-    "Admin: install bubblewrap (`apt-get install bubblewrap`, or run `make run`, which installs it), allow "
-    "unprivileged user namespaces or run Plugboard as root with a writable pids cgroup, or set "
-    '`local_servers.mode = "trusted"` in the policy file for a single-user install.'
-)
-NETWORK_HINT = (
-    "Admin: install slirp4netns, nftables and iproute2 (`make run` installs them) and make sure /dev/net/tun "
-    'exists; meanwhile a server can run with `"network": "none"`.'
-)
 # With the whole tree's RAM capped by a memory cgroup, the per-process address space only has to stop the absurd:
 # runtimes such as V8 (node) reserve several GiB of address space they never use and die under a tight RLIMIT_AS.
 ADDRESS_SPACE_HEADROOM = 4
@@ -87,14 +89,6 @@ class SandboxSpec:
     seccomp_program: bytes | None = None
     # The host's certificate and proxy settings, passed to every server (see child_environment).
     admin_env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SandboxHost:
-    """What this host can do, found once at start-up by `probe`."""
-
-    as_root: bool
-    network_problem: str | None = None
 
 
 def prlimit_arguments(
@@ -129,6 +123,7 @@ class _Launch:
     home: Path
     network: NetworkMode
     uid: int | None
+    shared: Path | None = None  # the owner's shared folders, held while this server runs
     child_fds: list[int] = field(default_factory=list)  # passed to the child, closed here once it runs
     info_read: int | None = None
     block_write: int | None = None
@@ -166,8 +161,12 @@ class SandboxLauncher(LocalLauncherBase):
         self._host = host
         self._identities = identities
         self._homes = homes
+        self._shares = OwnerShares(homes, spec.limits.workspace_quota_mb)
         self._system = tuple(dict.fromkeys((*SYSTEM_READ_ONLY, *admin_paths(spec.admin_env))))
         self._admin = tuple(spec.local.read_only_paths)
+        self._paths = SandboxPaths(
+            self._system, self._admin, spec.protected_folders, spec.protected_files, spec.child_path
+        )
         self._generated = folders.data_dir / "sandbox"
         self._plan = NetworkPlan(spec.local.allow_networks, spec.host_addresses)
         # The very programs the start-up probe found; the server's own PATH is not used to find them.
@@ -207,8 +206,15 @@ class SandboxLauncher(LocalLauncherBase):
                     if launch.attached is not None:
                         await anyio.to_thread.run_sync(launch.attached.close)
                 await anyio.to_thread.run_sync(self._limiter.release, key)
-                if launch is not None and self._homes is not None:
-                    await anyio.to_thread.run_sync(self._homes.unmount, launch.home)
+                if launch is not None:
+                    await anyio.to_thread.run_sync(self._release_folders, launch)
+
+    def _release_folders(self, launch: _Launch) -> None:
+        if self._homes is not None:
+            self._homes.unmount(launch.home)
+        if launch.shared is not None:
+            self._shares.release(launch.shared.parent)
+            launch.shared = None
 
     def _connect(self, launch: _Launch) -> None:
         assert launch.info_read is not None and launch.block_write is not None
@@ -235,7 +241,7 @@ class SandboxLauncher(LocalLauncherBase):
             raise LaunchError(
                 f"internet access for sandboxed servers is not available here: {self._host.network_problem}"
             )
-        self._check_command(config.command)
+        self._paths.check_command(config.command)
         uid = self._identities.uid_for(record.owner.id) if self._identities is not None else None
         home = self._folders.home(record)
         try:
@@ -247,17 +253,22 @@ class SandboxLauncher(LocalLauncherBase):
             raise LaunchError(f"{exc}. Admin: check that loop devices and mkfs.ext4 are available.") from None
         launch = _Launch(params=StdioServerParameters(command="/bin/true"), home=home, network=network, uid=uid)
         try:
-            cwd_inside = self._cwd_inside(config.cwd, home, uid)
+            launch.shared = self._shares.acquire(self._folders.owner(record), uid)
+            cwd_inside = self._paths.cwd_inside(config.cwd, home, uid)
             argv = self._command_line(config, launch, home, cwd_inside, key)
-        except BaseException:
+        except BaseException as exc:
             launch.close()
-            if self._homes is not None:
-                self._homes.unmount(home)
+            self._release_folders(launch)
+            if isinstance(exc, HomeError):
+                raise LaunchError(f"{exc}. Admin: check that loop devices and mkfs.ext4 are available.") from None
             raise
         env = child_environment(
             home=SANDBOX_HOME, path=self._spec.child_path, configured=config.env, admin=self._spec.admin_env
         )
         env["TMPDIR"] = "/tmp"
+        # One cache per owner, shared by their servers: a second npx/uvx server starts from it.
+        env["npm_config_cache"] = f"{SHARED_CACHE}/npm"
+        env["UV_CACHE_DIR"] = f"{SHARED_CACHE}/uv"
         # The same environment for the wrappers (sh, prlimit, bwrap, setpriv ignore it) and the server inside.
         launch.params = StdioServerParameters(
             command=argv[0], args=argv[1:], env=env, cwd="/", encoding_error_handler="replace"
@@ -285,6 +296,7 @@ class SandboxLauncher(LocalLauncherBase):
             scratch_bytes=limits.file_size_mb * 1024 * 1024,
             etc_files=etc,
             proc="bind" if as_root else "new",
+            shared=self._shared_binds(launch),
         )
         inner = [self._bwrap, *isolation_arguments(network=launch.network, disable_userns=True)]
         if as_root:
@@ -312,6 +324,12 @@ class SandboxLauncher(LocalLauncherBase):
             return wrapped
         # Join the server's cgroups first, then become prlimit -> bwrap; "$0" lists the cgroup.procs files.
         return ["/bin/sh", "-c", JOIN_GROUPS, ":".join(map(str, groups)), *wrapped]
+
+    @staticmethod
+    def _shared_binds(launch: _Launch) -> dict[str, str]:
+        if launch.shared is None:
+            return {}
+        return {WORKSPACE: str(launch.shared / "workspace"), SHARED_CACHE: str(launch.shared / "cache")}
 
     @staticmethod
     def _pipe_with(launch: _Launch, data: bytes) -> int:
@@ -350,72 +368,8 @@ class SandboxLauncher(LocalLauncherBase):
         text = f"root:x:0:\nplugboard:x:{gid}:\nnogroup:x:65534:\n"
         return str(self._generated_file(f"group-{gid}", text))
 
-    def _cwd_inside(self, cwd: str | None, home: Path, uid: int | None) -> str:
-        if cwd is None:
-            return SANDBOX_HOME
-        if not os.path.isabs(cwd):
-            # The server owns its home and may have planted a symlink there: never create folders through one.
-            target = (home / cwd).resolve()
-            if not target.is_relative_to(home.resolve()):
-                raise LaunchError(f"the working directory `{cwd}` leads outside the server's private home")
-            target.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if uid is not None:
-                folder = target
-                while folder != home.resolve():
-                    os.chown(folder, uid, uid, follow_symlinks=False)
-                    folder = folder.parent
-            return f"{SANDBOX_HOME}/{cwd}"
-        if cwd == SANDBOX_HOME or cwd.startswith(SANDBOX_HOME + "/") or self._visible(cwd):
-            return cwd
-        raise LaunchError(
-            f"the working directory `{cwd}` is not visible inside the sandbox; use a relative folder "
-            "(inside the server's private home) or ask an admin to add it to the policy's read_only_paths"
-        )
-
-    def _visible(self, path: str) -> bool:
-        # Admin paths are bound over the masks (a venv inside the working dir); system folders are not.
-        if any(_under(path, p) for p in self._admin):
-            return True
-        if any(_under(path, p) for p in (*self._spec.protected_folders, *self._spec.protected_files)):
-            return False
-        return any(_under(path, p) for p in self._system)
-
-    def _check_command(self, command: str) -> None:
-        if "/" in command:
-            for path in (os.path.abspath(command), os.path.realpath(command)):
-                if not self._visible(path):
-                    raise LaunchError(
-                        f"`{path}` (what `{command}` runs) is not visible inside the sandbox: only system folders "
-                        f"and the admin's read_only_paths are. Ask an admin to add `{os.path.dirname(path)}` (or a "
-                        "folder above it) to local_servers.read_only_paths."
-                    )
-            if not os.access(command, os.X_OK):
-                raise LaunchError(f"the command `{command}` was not found or is not executable")
-            self._check_virtualenv(command)
-            return
-        found = shutil.which(command, path=self._spec.child_path)
-        if found is None:
-            raise LaunchError(
-                f"the command `{command}` was not found on the Plugboard host (PATH is {self._spec.child_path})"
-            )
-
-    def _check_virtualenv(self, command: str) -> None:
-        """A venv's python is a link to an interpreter whose standard library lives elsewhere (pyvenv.cfg's
-        `home`): that installation must be visible too, or the server dies before it starts."""
-        config = Path(os.path.abspath(command)).parent.parent / "pyvenv.cfg"
-        try:
-            lines = config.read_text(errors="replace").splitlines()
-        except OSError:
-            return
-        for line in lines:
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip().startswith("/"):
-                base = os.path.dirname(os.path.realpath(value.strip()))  # <prefix>/bin -> <prefix>
-                if not self._visible(base):
-                    raise LaunchError(
-                        f"`{command}` belongs to a virtual environment whose Python installation `{base}` is not "
-                        f"visible inside the sandbox. Ask an admin to add `{base}` to local_servers.read_only_paths."
-                    )
+    def hidden_paths(self, config: LocalServerConfig) -> tuple[str, ...]:
+        return self._paths.hidden_paths(config)
 
     async def self_check(self) -> str | None:
         """Start a real sandbox the way a server starts and look from inside: None when it holds, else why not.
@@ -423,7 +377,7 @@ class SandboxLauncher(LocalLauncherBase):
         Refuses local servers (with the admin hint) if the app's own files show, the process is root, /proc/sys
         is writable or a user namespace can be made."""
         protected = (*self._spec.protected_folders, *self._spec.protected_files)
-        config = LocalServerConfig(command="/bin/sh", args=("-c", _SELF_CHECK, "self-check", *protected))
+        config = LocalServerConfig(command="/bin/sh", args=("-c", SELF_CHECK_SCRIPT, "self-check", *protected))
         uid = self._identities.uid_for("plugboard-self-check") if self._identities is not None else None
         home = self._generated / "self-check-home"
         await anyio.to_thread.run_sync(lambda: home.mkdir(parents=True, exist_ok=True, mode=0o700))
@@ -434,34 +388,13 @@ class SandboxLauncher(LocalLauncherBase):
         try:
             argv = await anyio.to_thread.run_sync(lambda: self._command_line(config, launch, home, SANDBOX_HOME, key))
             env = child_environment(home=SANDBOX_HOME, path=self._spec.child_path, configured={})
-            code, out, err = await _run_self_check(argv, env, launch.child_fds)
+            code, out, err = await run_self_check(argv, env, launch.child_fds)
         except (OSError, TimeoutError) as exc:
             return f"the sandbox could not start ({type(exc).__name__}: {exc}). " + ADMIN_HINT
         finally:
             launch.close()
             await anyio.to_thread.run_sync(self._limiter.release, key)
-        lines = out.splitlines()
-        if code != 0 or "END" not in lines:
-            detail = err.strip().splitlines()[-1:] or ["no output"]
-            return f"the sandbox does not work here ({detail[0][:200]}). " + ADMIN_HINT
-        shown = [
-            line[2:]
-            for line in lines
-            if line.startswith(("E ", "F "))
-            and not any(_under(a, line[2:]) or _under(line[2:], a) for a in self._admin)
-        ]
-        if shown:
-            return (
-                f"Plugboard's own files are visible inside the sandbox ({', '.join(shown[:3])}). Admin: move the data "
-                "dir and settings files out of the folders listed in read_only_paths."
-            )
-        if "ROOT" in lines:
-            return "sandboxed servers would run as root. " + ADMIN_HINT
-        if "PROCSYS" in lines:
-            return "/proc/sys is writable inside the sandbox. " + ADMIN_HINT
-        if "USERNS" in lines:
-            return "a sandboxed server could create user namespaces. " + ADMIN_HINT
-        return None
+        return self_check_problem(code, out, err, self._admin)
 
     def notice(self, record: ServerRecord) -> str | None:
         if self._homes is None:
@@ -494,91 +427,3 @@ class SandboxLauncher(LocalLauncherBase):
         if find(exc, FileNotFoundError):
             return "bubblewrap is not installed on the Plugboard host. " + ADMIN_HINT
         return None
-
-
-def _under(path: str, folder: str) -> bool:
-    folder = folder.rstrip("/")
-    return path == folder or path.startswith(folder + "/")
-
-
-# Prints what a sandbox can see of the paths given as arguments, and what it is; `SandboxLauncher.self_check`
-# reads it. "E" lines: an entry inside a protected folder; "F": a protected file with content.
-_SELF_CHECK = r"""
-for p in "$@"; do
-  if [ -d "$p" ]; then
-    for e in "$p"/* "$p"/.[!.]*; do if [ -e "$e" ]; then echo "E $e"; fi; done
-  elif [ -s "$p" ]; then echo "F $p"; fi
-done
-if [ "$(id -u)" = 0 ]; then echo "ROOT"; fi
-if [ -w /proc/sys/kernel/core_pattern ]; then echo "PROCSYS"; fi
-if unshare -U true 2>/dev/null; then echo "USERNS"; fi
-echo "END"
-"""
-
-
-async def _run_self_check(argv: list[str], env: dict[str, str], pass_fds: list[int]) -> tuple[int | None, str, str]:
-    process = await anyio.open_process(argv, env=env, pass_fds=pass_fds, stdin=None)
-    try:
-        with anyio.fail_after(20):
-            out, err = b"", b""
-            async with anyio.create_task_group() as tasks:
-
-                async def read_out() -> None:
-                    nonlocal out
-                    assert process.stdout is not None
-                    async for chunk in process.stdout:
-                        out += chunk
-
-                async def read_err() -> None:
-                    nonlocal err
-                    assert process.stderr is not None
-                    async for chunk in process.stderr:
-                        err += chunk
-
-                tasks.start_soon(read_out)
-                tasks.start_soon(read_err)
-            await process.wait()
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-            await process.aclose()
-    return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
-
-
-def probe_host(as_root: bool, limiter: ProcessLimiter, tun_gid: int | None) -> tuple[str | None, SandboxHost]:
-    """What this host lacks for sandboxed servers (None: nothing), and what it can do. Runs in a worker thread.
-
-    As root it also prepares /dev/net/tun for slirp4netns: group `tun_gid`, mode 0660 (no server has that
-    group)."""
-    needed = ["bwrap", "prlimit"] + (["setpriv"] if as_root else [])
-    if missing := [name for name in needed if shutil.which(name) is None]:
-        return f"{', '.join(missing)} is not installed on the Plugboard host. " + ADMIN_HINT, SandboxHost(as_root)
-    if as_root and not limiter.available:
-        problem = "the process limit cannot be enforced (running as root without a writable pids cgroup). "
-        return problem + ADMIN_HINT, SandboxHost(as_root)
-    if not limiter.limits_memory:
-        log.warning(
-            "no writable memory cgroup: each server process gets memory_mb of address space, but a server that "
-            "forks can use more in total (and node may need a larger memory_mb)"
-        )
-    return None, SandboxHost(as_root, network_problem=_network_problem(as_root, tun_gid))
-
-
-def _network_problem(as_root: bool, tun_gid: int | None) -> str | None:
-    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    if missing := [name for name in ("slirp4netns", "nft", "ip", "nsenter") if shutil.which(name, path=search) is None]:
-        return f"{', '.join(missing)} is not installed. " + NETWORK_HINT
-    tun = Path("/dev/net/tun")
-    if not tun.exists():
-        return "/dev/net/tun does not exist. " + NETWORK_HINT
-    if as_root and tun_gid is not None:
-        try:
-            if tun.stat().st_gid != tun_gid or (tun.stat().st_mode & 0o660) != 0o660:
-                os.chown(tun, -1, tun_gid)
-                os.chmod(tun, 0o660)
-        except OSError as exc:
-            return f"/dev/net/tun cannot be prepared ({exc.strerror}). " + NETWORK_HINT
-    elif not os.access(tun, os.R_OK | os.W_OK):
-        return "/dev/net/tun is not usable by Plugboard's user. " + NETWORK_HINT
-    return None

@@ -86,16 +86,16 @@ class QuotaHomes:
     def quota_mb(self) -> int:
         return self._quota_bytes // (1024 * 1024)
 
-    def mount(self, home: Path, uid: int) -> None:
+    def mount(self, home: Path, uid: int, image: Path | None = None, size_mb: int | None = None) -> None:
         """Create the image on first use (sparse: it takes disk space only as the server writes), then mount it."""
-        image = home.parent / IMAGE_NAME
+        image = image or home.parent / IMAGE_NAME
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         if os.path.ismount(home):  # left mounted by a crash: reuse it
             with self._lock:
                 self._mounted.add(home)
             return
         if not image.exists():
-            self._make_image(image, uid)
+            self._make_image(image, uid, (size_mb * 1024 * 1024) if size_mb else self._quota_bytes)
         _check(["mount", "-o", "loop,nosuid,nodev", str(image), str(home)], "mount the server's home")
         with self._lock:
             self._mounted.add(home)
@@ -104,10 +104,10 @@ class QuotaHomes:
         with contextlib.suppress(OSError):
             (home / "lost+found").rmdir()  # mkfs's, owned by root: nothing the server needs to see
 
-    def _make_image(self, image: Path, uid: int) -> None:
-        temporary = image.with_name(IMAGE_NAME + ".new")
+    def _make_image(self, image: Path, uid: int, size_bytes: int) -> None:
+        temporary = image.with_name(image.name + ".new")
         with open(temporary, "wb") as handle:
-            handle.truncate(self._quota_bytes)
+            handle.truncate(size_bytes)
         # -m 0: no blocks reserved for root (the server is never root); no journal needed for a scratch home.
         _check(
             [self._mkfs, "-q", "-F", "-m", "0", "-O", "^has_journal", "-E", f"root_owner={uid}:{uid}", str(temporary)],
@@ -138,6 +138,81 @@ class QuotaHomes:
         stats = os.statvfs(home)
         total = stats.f_blocks * stats.f_frsize
         return total - stats.f_bavail * stats.f_frsize, total
+
+
+SHARED_FOLDERS = ("workspace", "cache/npm", "cache/uv")
+
+
+class OwnerShares:
+    """Per owner: one file system with a workspace folder and the package caches (npm, uv) that all of the owner's
+    servers share, mounted while any of them runs. Never shared between owners: a cache is code.
+
+    Counted against its own quota (`limits.workspace_quota_mb`) when Plugboard is root; a plain folder otherwise."""
+
+    def __init__(self, homes: QuotaHomes | None, quota_mb: int) -> None:
+        self._homes = homes
+        self._quota_mb = quota_mb
+        self._users: dict[Path, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, owner_dir: Path, uid: int | None) -> Path:
+        """The owner's shared folder, mounted; call `release` when the server stops."""
+        shared = owner_dir / "shared"
+        with self._lock:
+            first = self._users.get(owner_dir, 0) == 0
+            if first:
+                if self._homes is not None and uid is not None:
+                    self._homes.mount(shared, uid, image=owner_dir / "shared.img", size_mb=self._quota_mb)
+                else:
+                    shared.mkdir(parents=True, exist_ok=True, mode=0o700)
+                for name in SHARED_FOLDERS:
+                    _owned_folder(shared, name, uid)
+                # A start killed while npx was installing leaves its lock; no server of the owner runs now.
+                _remove_npx_locks(shared / "cache" / "npm")
+            self._users[owner_dir] = self._users.get(owner_dir, 0) + 1
+        return shared
+
+    def release(self, owner_dir: Path) -> None:
+        with self._lock:
+            left = self._users.get(owner_dir, 0) - 1
+            if left > 0:
+                self._users[owner_dir] = left
+                return
+            self._users.pop(owner_dir, None)
+            if self._homes is not None:
+                self._homes.unmount(owner_dir / "shared")
+
+
+def _owned_folder(root: Path, relative: str, uid: int | None) -> None:
+    """Make root/relative, folder by folder, owned by `uid`, refusing to follow a link the servers may have
+    planted (they own this file system)."""
+    path = root
+    for part in relative.split("/"):
+        path = path / part
+        try:
+            if not os.path.isdir(path) or os.path.islink(path):
+                if os.path.lexists(path):
+                    raise HomeError(f"{path} is not a folder (a server replaced it); remove it and start again")
+                path.mkdir(mode=0o700)
+            if uid is not None:
+                os.chown(path, uid, uid, follow_symlinks=False)
+        except OSError as exc:
+            raise HomeError(f"could not prepare {path}: {exc.strerror}") from None
+
+
+def _remove_npx_locks(npm_cache: Path) -> None:
+    npx = npm_cache / "_npx"
+    if not os.path.isdir(npx) or os.path.islink(npx):
+        return
+    with os.scandir(npx) as entries:
+        for entry in entries:
+            lock = os.path.join(entry.path, "concurrency.lock")
+            if entry.is_dir(follow_symlinks=False) and os.path.lexists(lock):
+                if os.path.isdir(lock) and not os.path.islink(lock):
+                    shutil.rmtree(lock, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(lock)
 
 
 def _check(argv: list[str], what: str) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 SANDBOX_HOME = "/home/plugboard"
+WORKSPACE = "/workspace"  # the owner's workspace folder, the same in every server of theirs
+SHARED_CACHE = "/var/cache/plugboard"  # the owner's npm and uv caches
 SYSTEM_READ_ONLY = (
     "/usr",
     "/etc/ssl",
@@ -81,6 +83,7 @@ def view_arguments(
     scratch_bytes: int,
     etc_files: dict[str, str],
     proc: str,
+    shared: dict[str, str] | None = None,
 ) -> list[str]:
     """The file system a server sees; `etc_files` maps a file under /etc to the host file shown there.
     `proc` is "bind" (outer stage: the host's /proc, covered later by the
@@ -132,6 +135,9 @@ def view_arguments(
         argv += ["--proc", "/proc", *proc_cover_arguments()]
     argv += ["--perms", "0755", "--dir", "/home"]
     argv += ["--bind", home, SANDBOX_HOME]
+    # The owner's shared folders (workspace, package caches), outside the home so no mount point is made in it.
+    for destination, source in (shared or {}).items():
+        bind(source, destination, "--bind")
     # Last: bwrap's root is itself a tmpfs (host RAM); nothing may be written there.
     argv += ["--remount-ro", "/"]
     return argv

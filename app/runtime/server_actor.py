@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from mcp.client.session import ElicitationFnT, IncomingMessage
 from mcp.shared.exceptions import MCPError
 
 from app.domain.local_config import LocalServerConfig
+from app.domain.risk import runner_package
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from app.runtime.launcher import Launcher
@@ -35,6 +37,9 @@ ToolsListener = Callable[[ServerRecord, list[types.Tool]], Awaitable[None]]
 @dataclass(frozen=True)
 class ActorTimings:
     connect_timeout: float = 30.0
+    # A server started by a package runner (npx, uvx…) downloads it first: until it has been ready once, that
+    # start is "installing", with this deadline instead of connect_timeout.
+    first_start_timeout: float = 300.0
     request_timeout: float = 60.0
     restart_backoff: float = 1.0
     restart_backoff_max: float = 60.0
@@ -79,6 +84,7 @@ class ServerActor:
         self._redact = Redactor(record.config.secret_values())
         self.status = ServerStatus("starting")
         self.stderr_tail = ""
+        self._ever_ready = False
 
     # -- control, from any task ------------------------------------------------------------
 
@@ -115,7 +121,7 @@ class ServerActor:
         with anyio.CancelScope() as scope:
             self._scope = scope
             while True:
-                self._set_status(ServerStatus("starting"))
+                self._set_status(ServerStatus("starting", self._starting_detail()))
                 reason, retryable = await self._one_session()
                 if reason is None:  # ended by the server in an orderly way after being ready
                     reason = "the server closed the connection"
@@ -140,6 +146,23 @@ class ServerActor:
                 self._fail(f"{reason} (trying again: failed start {failures} of {limit}). {self._what_to_do()}")
                 delay = min(self._timings.restart_backoff * 2 ** (failures - 1), self._timings.restart_backoff_max)
                 await anyio.sleep(delay)
+
+    def _installing(self) -> bool:
+        """A first start through a package runner: the download comes before the MCP handshake."""
+        config = self.record.config
+        if self._ever_ready or not isinstance(config, LocalServerConfig):
+            return False
+        return runner_package(os.path.basename(config.command), config.args) is not None
+
+    def _start_deadline(self) -> float:
+        if self._installing():
+            return max(self._timings.first_start_timeout, self._timings.connect_timeout)
+        return self._timings.connect_timeout
+
+    def _starting_detail(self) -> str:
+        if self._installing():
+            return f"installing… (first start downloads the package; up to {self._start_deadline():g} s)"
+        return ""
 
     def _fail(self, detail: str) -> None:
         self._set_status(ServerStatus("error", detail))
@@ -178,7 +201,8 @@ class ServerActor:
     async def _connect_and_serve(self, stderr: StderrRing, health: TransportHealth) -> str | None:
         # Drain stderr from the moment the process exists: a chatty server must not block on a full pipe.
         transport = supervised(self._launcher.open(self.record, stderr), health, on_open=stderr.attach)
-        with anyio.CancelScope(deadline=anyio.current_time() + self._timings.connect_timeout) as connect:
+        allowed = self._start_deadline()
+        with anyio.CancelScope(deadline=anyio.current_time() + allowed) as connect:
             async with Client(
                 transport,
                 mode=self._mode,
@@ -188,6 +212,7 @@ class ServerActor:
                 elicitation_callback=self._elicitation,
             ) as client:
                 connect.deadline = math.inf
+                self._ever_ready = True
                 self._remember_era(client)
                 self._client = client
                 await self._publish_tools(client)
@@ -204,7 +229,7 @@ class ServerActor:
                 return health.problem
         if connect.cancelled_caught:
             return (
-                f"the server did not finish starting within {self._timings.connect_timeout:g} s"
+                f"the server did not finish starting within {allowed:g} s"
                 + _stdout_question(health)
                 + self._hint(stderr)
             )

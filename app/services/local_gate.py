@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain.errors import InvalidConfig
 from app.domain.local_config import LocalServerConfig
 from app.domain.policy import LocalServerPolicy
 from app.domain.risk import risk_flags
+from app.runtime.sandbox_mounts import WORKSPACE
 
 
 @dataclass(frozen=True)
@@ -21,15 +23,28 @@ class RunConditions:
     # Private networks the admin lets every sandbox reach, said on the card while any is set.
     allow_networks: tuple[str, ...] = ()
     home_quota_mb: int | None = None
+    # Absolute paths among the arguments that do not exist inside the sandbox (the card offers the workspace).
+    hidden_paths: tuple[str, ...] = ()
 
 
 class LocalGate:
     def __init__(
-        self, policy: LocalServerPolicy, sandbox_problem: str | None, *, home_quota_mb: int | None = None
+        self,
+        policy: LocalServerPolicy,
+        sandbox_problem: str | None,
+        *,
+        home_quota_mb: int | None = None,
+        hidden_paths: Callable[[LocalServerConfig], tuple[str, ...]] | None = None,
     ) -> None:
         self._policy = policy
         self._sandbox_problem = sandbox_problem
         self._home_quota_mb = home_quota_mb
+        self._hidden_paths = hidden_paths
+
+    def hidden_paths(self, config: LocalServerConfig) -> tuple[str, ...]:
+        if self._policy.mode == "trusted" or self._hidden_paths is None:
+            return ()
+        return self._hidden_paths(config)
 
     @property
     def mode(self) -> str:
@@ -57,10 +72,19 @@ class LocalGate:
             )
         if not sandboxed:
             return RunConditions(sandboxed=False, network="host", flags=tuple(risk_flags(config)))
+        hidden = self.hidden_paths(config)
         return RunConditions(
             sandboxed=True,
             network=network,
-            flags=tuple(risk_flags(config)),
+            flags=tuple(risk_flags(config)) + tuple(_hidden_flag(path) for path in hidden),
+            hidden_paths=hidden,
             allow_networks=self._policy.allow_networks if network == "internet" else (),
             home_quota_mb=self._home_quota_mb,
         )
+
+
+def _hidden_flag(path: str) -> str:
+    return (
+        f"`{path}` does not exist inside the sandbox (it shows system folders, the server's own home and your "
+        f"workspace): put what the server needs in your workspace and use `{WORKSPACE}` instead"
+    )

@@ -18,6 +18,9 @@ class ServerGate:
         self._local = local
         self._check_url = check_url
 
+    def hidden_paths(self, config: LocalServerConfig) -> tuple[str, ...]:
+        return self._local.hidden_paths(config)
+
     def check(self, config: LocalServerConfig | RemoteServerConfig) -> RunConditions | None:
         """Raise InvalidConfig when not allowed; local configs also get how they would run."""
         if isinstance(config, LocalServerConfig):

@@ -25,13 +25,14 @@ from app.domain.errors import (
     ServerNameTaken,
     ServerNotFound,
 )
-from app.domain.local_config import LocalServerConfig
+from app.domain.local_config import LocalServerConfig, with_paths_moved
 from app.domain.names import server_name_problem
 from app.domain.owner import Owner
 from app.domain.placeholders import plain_text_problem, unresolved_problem
 from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerRecord, diff_servers
 from app.domain.server_config import ServerConfig, summary
 from app.domain.status import DISABLED, ServerStatus
+from app.runtime.sandbox_mounts import WORKSPACE
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import RegisteredTool, ToolRegistry
 from app.services.local_gate import RunConditions
@@ -288,6 +289,18 @@ class ServerService:
             detail={"config_sha256": record.approved_hash, "summary": summary(record.config)},
         )
         return record
+
+    async def propose_in_workspace(self, owner: Owner, change_id: str) -> PendingChange:
+        """The pending change again, with its folder arguments that the sandbox does not show pointed at the owner's
+        workspace instead; the old one is withdrawn. Still only a proposal: the owner confirms the new card."""
+        change = await self.pending(owner, change_id)
+        config = change.config
+        if not isinstance(config, LocalServerConfig) or not (hidden := self._gate.hidden_paths(config)):
+            raise InvalidConfig.single("args", "Nothing to change: every folder in the arguments is visible.")
+        moved = with_paths_moved(config, hidden, WORKSPACE)
+        self._gate.check(moved)
+        await self.cancel(owner, change_id)
+        return await self._store_pending(owner, change.kind, change.name, moved, change.server_id, change.base_version)
 
     async def cancel(self, owner: Owner, change_id: str) -> None:
         async with self._db.transaction() as conn:

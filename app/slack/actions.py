@@ -12,6 +12,7 @@ from app.domain.errors import ChangeExpired, PlugboardError
 from app.domain.owner import Owner
 from app.domain.remote_config import RemoteServerConfig
 from app.services.server_service import ServerService
+from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks
 from app.slack.confirm_flow import ConfirmFlow
@@ -64,6 +65,20 @@ class ServerActions:
             return
         await self._confirm.run(reply, owner, change_ids)
         await self._refresh_home(client, owner, body)
+
+    async def use_workspace(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Point the folder arguments the sandbox does not show at the owner's workspace, and ask again."""
+        await ack()
+        owner = owner_from_body(body)
+        reply = self._reply(client, owner, body)
+        try:
+            change = await self._servers.propose_in_workspace(owner, _value(body))
+            conditions = self._servers.conditions(change.config)
+        except PlugboardError as exc:
+            await reply.send(str(exc), _text(f":x: {escape(str(exc))}"))
+            return
+        shown = [(change, conditions)]
+        await reply.send(confirmation_text(shown), confirmation_blocks(shown))
 
     async def cancel_change(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -129,6 +144,11 @@ class ServerActions:
     async def open_add_modal(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await client.views_open(trigger_id=body["trigger_id"], view=build_server_modal(metadata={}))
+
+    async def open_connect_modal(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """App Home's Connect button; the confirmation then arrives as a DM (there is no response_url)."""
+        await ack()
+        await self._connect.open_modal(client, body["trigger_id"], body.get("response_url", ""))
 
     @staticmethod
     def _reply(client: AsyncWebClient, owner: Owner, body: dict[str, Any]) -> Reply:

@@ -1,48 +1,26 @@
-"""App Home: the owner's dashboard of servers, republished whenever they open it or act on it."""
+"""App Home: the owner's dashboard, republished whenever they open it or act on it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.owner import Owner
+from app.services.audit_service import AuditService
 from app.services.server_service import ServerService
-from app.slack import ids
-from app.slack.blocks.server_list import server_list_blocks
+from app.services.tool_service import ToolService
+from app.slack.blocks.home import HomeContent, help_modal, home_view
 
-
-def home_view(blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    head: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Your MCP servers"}},
-        {
-            "type": "actions",
-            "block_id": "home_actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": ids.OPEN_ADD_MODAL,
-                    "style": "primary",
-                    "text": {"type": "plain_text", "text": "Add server"},
-                },
-            ],
-        },
-        {"type": "divider"},
-    ]
-    footer: list[dict[str, Any]] = [
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": "`/mcp help` lists every command. Tools appear as `server__tool`."}
-            ],
-        }
-    ]
-    return {"type": "home", "blocks": (head + blocks + footer)[:100]}
+RECENT_AUDIT = 5
 
 
 class HomeTab:
-    def __init__(self, servers: ServerService) -> None:
+    def __init__(self, servers: ServerService, tools: ToolService, audit: AuditService) -> None:
         self._servers = servers
+        self._tools = tools
+        self._audit = audit
 
     async def opened(self, event: dict[str, Any], context: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") != "home":
@@ -51,5 +29,13 @@ class HomeTab:
         await self.publish(client, owner)
 
     async def publish(self, client: AsyncWebClient, owner: Owner) -> None:
-        items = await self._servers.overview(owner)
-        await client.views_publish(user_id=owner.user_id, view=home_view(server_list_blocks(items)))
+        content = HomeContent(
+            servers=await self._servers.overview(owner),
+            attention=[t for t in self._tools.all_tools(owner) if not t.allowed],
+            audit=await self._audit.recent(owner, RECENT_AUDIT),
+        )
+        await client.views_publish(user_id=owner.user_id, view=home_view(content))
+
+    async def open_help(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await client.views_open(trigger_id=body["trigger_id"], view=help_modal())

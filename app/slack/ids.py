@@ -5,10 +5,14 @@ EDIT_MODAL = "server_edit"
 
 CONFIRM_CHANGE = "change_confirm"
 CANCEL_CHANGE = "change_cancel"
+USE_WORKSPACE = "change_use_workspace"
 SERVER_MENU = "server_menu"
 CONFIRM_REMOVE = "remove_confirm"
 CANCEL_REMOVE = "remove_cancel"
 OPEN_ADD_MODAL = "open_add_modal"
+OPEN_CONNECT_MODAL = "open_connect_modal"
+OPEN_HELP = "open_help"
+HELP_MODAL = "help"
 FIX_SERVER = "server_fix"  # a button under a failed report: same values as SERVER_MENU (`edit:<id>`, …)
 
 # input blocks of the server form: block_id == field name so InvalidConfig problems map onto them

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from app.services.audit_service import AuditReader, AuditService
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
 from app.services.server_service import ServerService
@@ -24,7 +25,6 @@ from app.slack.review_message import ReviewMessages
 from app.slack.submissions import ServerSubmissions
 from app.slack.tool_commands import ToolCommands
 from app.slack.upload import UploadFlow
-from app.store.audit_log import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,18 @@ def register_listeners(
     servers: ServerService,
     tools: ToolService,
     tool_policy: ToolPolicyService,
-    audit: AuditLog,
+    audit: AuditReader,
     connectors: ConnectorService,
     imports: ConfigImportService,
     *,
     admins: tuple[str, ...],
     settle_timeout: float,
 ) -> None:
+    audit_service = AuditService(audit, admins)
     confirm = ConfirmFlow(servers, connectors, settle_timeout)
     connect = ConnectFlow(servers, connectors)
-    home = HomeTab(servers)
-    tool_commands = ToolCommands(tool_policy, audit, admins)
+    home = HomeTab(servers, tools, audit_service)
+    tool_commands = ToolCommands(tool_policy, audit_service)
     reviews = ReviewMessages(imports)
     upload = UploadFlow(imports, reviews)
     decisions = BatchDecisions(imports, confirm)
@@ -57,11 +58,14 @@ def register_listeners(
     app.view(ids.EDIT_MODAL)(submissions.edit)
     app.action(ids.CONFIRM_CHANGE)(actions.confirm_change)
     app.action(ids.CANCEL_CHANGE)(actions.cancel_change)
+    app.action(ids.USE_WORKSPACE)(actions.use_workspace)
     app.action(ids.SERVER_MENU)(actions.server_menu)
     app.action(ids.FIX_SERVER)(actions.server_menu)
     app.action(ids.CONFIRM_REMOVE)(actions.confirm_remove)
     app.action(ids.CANCEL_REMOVE)(actions.cancel_remove)
     app.action(ids.OPEN_ADD_MODAL)(actions.open_add_modal)
+    app.action(ids.OPEN_CONNECT_MODAL)(actions.open_connect_modal)
+    app.action(ids.OPEN_HELP)(home.open_help)
     app.action(ids.CONFIRM_ALLOW_TOOL)(tool_commands.confirm_allow)
     app.action(ids.APPROVE_HELD)(tool_commands.approve_held)
     app.action(ids.KEEP_HELD)(tool_commands.keep_held)

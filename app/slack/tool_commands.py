@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -12,16 +11,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.domain.errors import PlugboardError
 from app.domain.names import exposed_tool_name
 from app.domain.owner import Owner
+from app.services.audit_service import AuditService, NotAnAdmin
 from app.services.tool_policy_service import PIN_SHOWN, ConfirmationNeeded, ToolPolicyService
+from app.slack.blocks.audit import audit_blocks
 from app.slack.blocks.tools import allow_prompt_blocks, allow_prompt_text
 from app.slack.command_line import McpCommand, parse_tool_reference
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
 from app.slack.tool_notices import parse_held_button_value
-from app.store.audit_log import AuditLog
-
-MAX_AUDIT = 50
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -29,10 +27,9 @@ def _section(text: str) -> dict[str, Any]:
 
 
 class ToolCommands:
-    def __init__(self, policy: ToolPolicyService, audit: AuditLog, admins: tuple[str, ...]) -> None:
+    def __init__(self, policy: ToolPolicyService, audit: AuditService) -> None:
         self._policy = policy
         self._audit = audit
-        self._admins = set(admins)
 
     async def allow(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
         server, tool = _server_and_tool(command, "allow")
@@ -65,26 +62,19 @@ class ToolCommands:
     async def audit(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
         words = command.words
         everyone = bool(words) and words[0] == "everyone"
-        if everyone and owner.user_id not in self._admins:
-            raise PlugboardError("Only Plugboard admins can read everyone's audit log.")
         count_word = words[1] if everyone and len(words) > 1 else (words[0] if words and not everyone else "20")
+        if everyone and not self._audit.is_admin(owner):
+            raise NotAnAdmin()
         if not count_word.isdigit():
             raise PlugboardError("Usage: `/mcp audit [N]` (admins: `/mcp audit everyone [N]`).")
-        limit = max(1, min(int(count_word), MAX_AUDIT))
-        entries = await (self._audit.recent_all(limit) if everyone else self._audit.recent(owner, limit))
+        count = int(count_word)
+        entries = await (
+            self._audit.recent_for_everyone(owner, count) if everyone else self._audit.recent(owner, count)
+        )
         if not entries:
             await respond(text="No audit entries yet.", response_type="ephemeral")
             return
-        lines = []
-        for entry in entries:
-            when = datetime.datetime.fromtimestamp(entry.at, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            who = f" {entry.owner_id}" if everyone else ""
-            detail = entry.detail
-            extra = " ".join(f"{k}={detail[k]}" for k in ("tool", "outcome", "duration_ms") if k in detail)
-            lines.append(
-                f"`{when}`{escape(who)} *{escape(entry.action)}* {code(entry.server_name or '-')} {escape(extra)}"
-            )
-        blocks = [_section("\n".join(lines[i : i + 20])) for i in range(0, len(lines), 20)]
+        blocks = audit_blocks(entries, with_owner=everyone)
         await respond(text=f"{len(entries)} audit entries", blocks=blocks, response_type="ephemeral")
 
     # -- buttons -----------------------------------------------------------------------------

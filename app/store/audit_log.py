@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
+from app.domain.audit import AuditEntry
 from app.domain.owner import Owner
 from app.store.database import Database
 
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: float
-    owner_id: str
-    actor_id: str
-    action: str
-    server_name: str | None
-    detail: dict[str, Any]
+__all__ = ["AuditEntry", "AuditLog"]
 
 
 class AuditLog:

@@ -11,6 +11,7 @@ import pytest
 
 from app.domain.owner import Owner
 from tests.servers import PYTHON, server_path
+from tests.support.flows import DONE, all_worked, needs_attention
 from tests.support.harness import Harness, SlackUser, text_of
 
 pytestmark = pytest.mark.anyio
@@ -212,11 +213,12 @@ async def test_two_pending_adds_of_one_name_cannot_both_be_confirmed(harness: Ha
     second = await alice.reply()
 
     await alice.click(first, "change_confirm")
-    assert "ready" in text_of(await alice.reply(lambda m: "*Done*" in text_of(m)))
+    assert "ready" in text_of(await alice.reply(all_worked))
     await alice.click(second, "change_confirm")
-    done = text_of(await alice.reply(lambda m: "*Done*" in text_of(m)))
+    done = text_of(await alice.reply(needs_attention))
 
     assert "You already have a server named `twin`" in done, done
+    assert "Nothing was saved for `twin`" in done and DONE not in done, done
     assert [o.record.name for o in await harness.app.servers.overview(ALICE)] == ["twin"]
     assert len([c for c in child_processes() if "tiny_server.py" in c and "bwrap" not in c]) == 1
 

@@ -41,7 +41,9 @@ OTHER_APP_SECRET = "sk-process-env-canary-4242"
 SANDBOX_HOME = "/home/plugboard"
 BASE_NAMES = {"PATH", "HOME", "LANG", "LOGNAME", "USER", "SHELL", "TERM", "TMPDIR"}
 PYTHON_ADDED = {"LC_CTYPE"}  # PEP 538 locale coercion may export it inside the child itself
-BWRAP_ADDED = {"PWD"}  # bubblewrap exports the directory it changed into (checked to be HOME)
+# bubblewrap exports the directory it changed into (checked to be HOME); the sandbox points the package managers
+# at the owner's shared caches.
+BWRAP_ADDED = {"PWD", "npm_config_cache", "UV_CACHE_DIR"}
 
 
 @pytest.fixture(params=["sandboxed", "trusted"])

@@ -22,6 +22,7 @@ from tests.support.connectors import (
     remote_policy,
     submit_connect,
 )
+from tests.support.flows import DONE, finished, needs_attention
 from tests.support.harness import Harness, text_of
 from tests.support.loopback import running_everything, serve_asgi
 from tests.support.slack_payloads import TEAM_ID, USER_ID
@@ -174,6 +175,42 @@ async def test_an_api_key_server_refuses_a_wrong_key_with_a_clear_error_and_acce
             assert secret not in sent
             assert secret not in logged
             assert secret.encode() not in stored  # mirror files, audit log, database: encrypted or absent
+
+
+async def test_a_wrong_api_key_ends_with_what_to_do_and_a_button_that_reopens_the_form_to_re_enter_the_key(
+    tmp_path: Path,
+) -> None:
+    def build(base_url: str) -> ASGIApp:
+        app, _ = build_api_key_app(API_KEY)
+        return app
+
+    async with (
+        serve_asgi(build) as server,
+        Harness.running(tmp_path / "data", policy=remote_policy(ports=[server.port])) as harness,
+    ):
+        alice = harness.user()
+        url = server.url("/mcp")
+        key_form = {"transport": "http", "auth": "api_key", "api_header": "X-API-Key"}
+        await connect_and_confirm(alice, name="keyed", url=url, api_value="pk_live_wrong_key_XYZ987", **key_form)
+        report = await alice.reply(needs_attention)
+        shown = text_of(report)
+        assert "(HTTP 401); check the key" in shown, shown
+        assert DONE not in shown, shown
+        assert shown.rstrip().endswith(
+            "Re-enter the API key of `keyed` (or change its URL): press *Re-enter API key*."
+        ), shown
+
+        mark = harness.slack.mark()
+        await alice.click(report, "server_fix")
+        opened = await harness.slack.wait_for("views.open", after=mark)
+        assert opened.ok and opened.response is not None, opened.error
+        view = opened.response["view"]
+        assert view["callback_id"] == "server_connect"
+        response = await submit_connect(alice, view, name=None, url=url, api_value=API_KEY, **key_form)
+        assert field_errors(response) == {}
+        await alice.click(await alice.reply(), "change_confirm")
+        fixed = text_of(await alice.reply(finished))
+        assert "`keyed`: ready — 2 tools" in fixed and DONE in fixed, fixed
 
 
 async def test_proxy_environment_variables_are_ignored_for_remote_servers(

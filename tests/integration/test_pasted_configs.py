@@ -16,11 +16,16 @@ from pathlib import Path
 import pytest
 
 from tests.support.flows import add_ready_server, add_server, call, result_text
-from tests.support.harness import Harness, policy_toml
+from tests.support.harness import Harness, policy_toml, text_of
 from tests.support.network_facts import allow_networks_toml
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
+# The filesystem server's README snippet, with a folder of the author's laptop.
+FILESYSTEM_FROM_README = {
+    "command": "npx",
+    "args": ["-y", "@modelcontextprotocol/server-filesystem@2026.8.31", "/Users/alice/Desktop"],
+}
 # A first start downloads the package and its dependencies: tens of MB.
 FIRST_START_SECONDS = 180.0
 
@@ -78,3 +83,72 @@ async def test_a_venv_whose_python_installation_is_hidden_is_refused_naming_the_
 
     assert f"`{interpreter}`" in report and "is not visible inside the sandbox" in report, report
     assert f"add `{interpreter.parent}`" in report and "read_only_paths" in report, report
+
+
+def shared_folder(harness: Harness, owner_id: str) -> Path:
+    """The owner's shared file system on the host (workspace + package caches), mounted while a server runs."""
+    return harness.data_dir / "users" / owner_id / "shared"
+
+
+async def test_an_npx_server_given_the_workspace_folder_sees_what_is_in_it(harness: Harness) -> None:
+    alice = harness.user()
+    entry = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem@2026.8.31", "/workspace"]}
+    await add_ready_server(alice, "files", entry, timeout=FIRST_START_SECONDS)
+    workspace = shared_folder(harness, f"{alice.team_id}-{alice.user_id}") / "workspace"
+    (workspace / "notes.txt").write_text("from the owner's workspace")
+
+    listing = result_text(await call(alice, "files", "list_directory", {"path": "/workspace"}))
+    content = result_text(await call(alice, "files", "read_text_file", {"path": "/workspace/notes.txt"}))
+
+    assert "notes.txt" in listing, listing
+    assert content == "from the owner's workspace", content
+
+
+async def test_a_second_npx_server_of_the_same_owner_starts_from_the_owners_cache(harness: Harness) -> None:
+    alice = harness.user()
+    entry = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@2026.8.31"]}
+    await add_ready_server(alice, "memory", entry, timeout=FIRST_START_SECONDS)
+    npx = shared_folder(harness, f"{alice.team_id}-{alice.user_id}") / "cache" / "npm" / "_npx"
+    installed = sorted(p.name for p in npx.iterdir())
+    assert len(installed) == 1, installed  # what npx fetched went to the owner's cache, not the server's home
+
+    await add_ready_server(alice, "memory2", entry)
+
+    assert sorted(p.name for p in npx.iterdir()) == installed  # the second server used the same install
+    answer = result_text(await call(alice, "memory2", "read_graph"))
+    assert json.loads(answer)["entities"] == [], answer
+
+
+async def test_the_review_flags_a_folder_argument_the_sandbox_does_not_show_and_names_the_workspace(
+    harness: Harness,
+) -> None:
+    alice = harness.user()
+    entry = FILESYSTEM_FROM_README
+
+    await alice.command(f"add-json files {json.dumps(entry)}")
+    card = text_of(await alice.reply())
+
+    assert "`/Users/alice/Desktop` does not exist inside the sandbox" in card, card
+    assert "use `/workspace` instead" in card, card
+    assert "`-y` does not exist" not in card and "server-filesystem@2026.8.31` does not exist" not in card, card
+
+
+async def test_one_click_points_the_hidden_folder_at_the_workspace_and_the_server_then_lists_it(
+    harness: Harness,
+) -> None:
+    alice = harness.user()
+    entry = FILESYSTEM_FROM_README
+    await alice.command(f"add-json files {json.dumps(entry)}")
+    card = await alice.reply()
+
+    await alice.click(card, "change_use_workspace")
+    again = await alice.reply()
+
+    shown = text_of(again)
+    assert "server-filesystem@2026.8.31 /workspace" in shown, shown
+    assert "does not exist inside the sandbox" not in shown and "change_use_workspace" not in json.dumps(again)
+    await alice.click(again, "change_confirm")
+    report = text_of(await alice.reply(lambda m: "`files`: ready" in text_of(m), timeout=FIRST_START_SECONDS))
+    assert "`files`: ready" in report, report
+    allowed = result_text(await call(alice, "files", "list_allowed_directories"))
+    assert "/workspace" in allowed, allowed

@@ -44,6 +44,7 @@ from tests.support.flows import (
     descendant_pids,
     live_descendants,
     live_processes,
+    needs_attention,
     result_text,
     wait_until,
 )
@@ -67,6 +68,7 @@ APP_SECRETS = {
     "DATABASE_URL": "postgres://canary:canary@db/prod",
 }
 SANDBOX_ENV = {"PATH", "HOME", "LANG", "LOGNAME", "USER", "SHELL", "TERM", "TMPDIR", "PWD", "LC_CTYPE"}
+SANDBOX_ENV |= {"npm_config_cache", "UV_CACHE_DIR"}  # the owner's shared package caches
 MIB = 1024 * 1024
 BOB = Owner(team_id="T0TEST", user_id=BOB_ID)
 UID_BASE = 200_000  # the policy's default [local_servers] uid_base
@@ -80,6 +82,9 @@ DAEMON_DEATH_SECONDS = 10
 NO_ROUTE = re.compile(rf"error: OSError: \[Errno ({errno.ENETUNREACH}|{errno.EHOSTUNREACH})\] ")
 
 
+WORKSPACE_QUOTA_MB = 64  # each owner's shared folders (workspace, package caches): the smallest allowed
+
+
 def contract_policy() -> str:
     """POLICY plus a home quota and allowlisted networks: the registries (so npx/uvx work) and ALLOWED_ADDRESS.
 
@@ -87,7 +92,7 @@ def contract_policy() -> str:
     return policy_toml(
         extra=allow_networks_toml([f"{ALLOWED_ADDRESS}/32"])
         + f"[limits]\nprocesses = {PROCESSES}\nmemory_mb = {MEMORY_MB}\nfile_size_mb = {FILE_SIZE_MB}\n"
-        + f"home_quota_mb = {HOME_QUOTA_MB}\n"
+        + f"home_quota_mb = {HOME_QUOTA_MB}\nworkspace_quota_mb = {WORKSPACE_QUOTA_MB}\n"
     )
 
 
@@ -398,7 +403,7 @@ async def test_a_symlink_planted_in_the_home_cannot_carry_the_working_directory_
     await alice.submit(view, {"command": PYTHON, "args": ESCAPE["args"][0], "env": None, "cwd": "ln/planted"})
     confirmation = await alice.reply()
     await alice.click(confirmation, "change_confirm")
-    report = text_of(await alice.reply(lambda m: "*Done*" in text_of(m)))
+    report = text_of(await alice.reply(needs_attention))
 
     assert "leads outside the server's private home" in report, report
     assert list(victim.iterdir()) == []  # nothing was created through the link on the host
@@ -706,8 +711,9 @@ async def test_filling_the_home_stops_at_its_quota_and_leaves_the_host_disk_alon
     assert stopped, answer
     assert int(stopped.group(1)) < HOME_QUOTA_MB, answer
     largest, total = host_footprint(contract_harness.data_dir)
-    assert largest <= HOME_QUOTA_MB * MIB, largest  # a home image, at most its quota
-    assert total <= (2 * HOME_QUOTA_MB + 4) * MIB, total  # two homes, the database and a little more
+    assert largest <= WORKSPACE_QUOTA_MB * MIB, largest  # an image, at most its quota (sparse: mostly unwritten)
+    # Two homes, two owners' shared folders (little written), the database and a little more.
+    assert total <= (2 * HOME_QUOTA_MB + 2 * 8 + 4) * MIB, total
     assert (await probe(alice, "whoami")).startswith("{")  # the server itself survives its full disk
     await bob_still_answers(bob)
 

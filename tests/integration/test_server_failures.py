@@ -16,7 +16,7 @@ from app.domain.owner import Owner
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from tests.servers import PYTHON, server_path
-from tests.support.flows import wait_until
+from tests.support.flows import DONE, all_worked, needs_attention, wait_until
 from tests.support.harness import Harness, SlackUser, text_of
 
 pytestmark = pytest.mark.anyio
@@ -90,14 +90,18 @@ class StatusLog:
                 await self._changed.wait()
 
 
-async def add_and_confirm(user: SlackUser, name: str, entry: dict[str, Any], *, timeout: float = 30.0) -> str:
-    """Add a server through /mcp add-json, press Confirm, and return the final report's text."""
+async def add_and_confirm(
+    user: SlackUser, name: str, entry: dict[str, Any], *, ready: bool = False, timeout: float = 30.0
+) -> str:
+    """Add a server through /mcp add-json, press Confirm, and return the final report's text: it closes with
+    `Done` when the server became `ready`, otherwise with what to do next (and never with `Done`)."""
     await user.command(f"add-json {name} {json.dumps(entry)}")
     confirmation = await user.reply()
     assert "change_confirm" in json.dumps(confirmation), text_of(confirmation)
     await user.click(confirmation, "change_confirm")
-    done = await user.reply(lambda m: "*Done*" in text_of(m), timeout=timeout)
-    return text_of(done)
+    done = text_of(await user.reply(all_worked if ready else needs_attention, timeout=timeout))
+    assert (DONE in done) == ready, done
+    return done
 
 
 async def record_named(harness: Harness, name: str) -> ServerRecord:
@@ -126,10 +130,12 @@ async def test_a_command_that_does_not_exist_is_reported_as_not_found_and_nothin
     report = await add_and_confirm(alice, "ghost", {"command": "plugboard-no-such-command-xyz"})
 
     assert "error — the command `plugboard-no-such-command-xyz` was not found" in report, report
-    assert report.rstrip().endswith(
+    [line] = [line for line in report.splitlines() if line.startswith(":x: `ghost`")][:1]
+    assert line.endswith(
         "fix the command with `/mcp edit ghost`, try again with `/mcp reload ghost`, "
         "or ask your Plugboard admin if the host is missing something."
     ), report
+    assert report.rstrip().endswith("Press *Edit* to change the command, arguments or environment of `ghost`."), report
     assert "trying again" not in report and "failed starts" not in report, report
     assert child_processes() == {}
     # Not retried: a missing program does not appear by trying again.
@@ -199,7 +205,10 @@ async def test_a_server_that_writes_garbage_on_stdout_gets_a_clear_error_and_is_
 async def test_a_server_flooding_stderr_still_becomes_ready_and_answers(harness: Harness) -> None:
     alice = harness.user()
     report = await add_and_confirm(
-        alice, "flood", {"command": PYTHON, "args": [server_path("stderr_flood_server"), "--bytes", str(8 << 20)]}
+        alice,
+        "flood",
+        {"command": PYTHON, "args": [server_path("stderr_flood_server"), "--bytes", str(8 << 20)]},
+        ready=True,
     )
     assert "ready — 1 tool" in report, report
 
@@ -211,7 +220,9 @@ async def test_a_server_flooding_stderr_still_becomes_ready_and_answers(harness:
 async def test_a_server_that_crashes_during_a_call_is_restarted_and_works_again(harness: Harness) -> None:
     alice = harness.user()
     log = StatusLog(harness)
-    report = await add_and_confirm(alice, "crashy", {"command": PYTHON, "args": [server_path("crash_server")]})
+    report = await add_and_confirm(
+        alice, "crashy", {"command": PYTHON, "args": [server_path("crash_server")]}, ready=True
+    )
     assert "ready — 2 tools" in report, report
     first_pids = set(processes_running("crash_server.py"))
     assert first_pids
@@ -278,7 +289,9 @@ def resident_megabytes() -> float:
 async def test_a_server_writing_an_endless_line_on_stdout_is_stopped_and_memory_stays_flat(harness: Harness) -> None:
     alice = harness.user()
     log = StatusLog(harness)
-    report = await add_and_confirm(alice, "endless", {"command": PYTHON, "args": ["-c", ENDLESS_LINE_SERVER]})
+    report = await add_and_confirm(
+        alice, "endless", {"command": PYTHON, "args": ["-c", ENDLESS_LINE_SERVER]}, ready=True
+    )
     assert "ready — 1 tool" in report, report
     baseline = resident_megabytes()
 

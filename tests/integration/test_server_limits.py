@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from tests.support.config_files import OWNER, SETTLE, decide, tiny, upload
+from tests.support.flows import DONE, all_worked, finished, needs_attention
 from tests.support.harness import Harness, SlackUser, policy_toml, text_of
 
 pytestmark = pytest.mark.anyio
@@ -26,7 +27,8 @@ async def capped(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 def done(message: dict[str, Any]) -> bool:
-    return "*Done*" in text_of(message)
+    """The final report: `Done` when the server was added, what to do next when it was refused."""
+    return finished(message)
 
 
 async def stored_names(harness: Harness) -> list[str]:
@@ -143,3 +145,27 @@ async def test_a_file_and_a_single_server_confirmed_at_the_same_moment_never_pas
     else:  # the file came first: the single server is refused
         assert stored == ["f1", "f2", "first"], stored
         assert "You have 3 of 3 servers; remove one first" in reports["single"], reports
+
+
+async def test_a_confirmation_refused_for_lack_of_room_says_what_to_do_and_its_try_again_button_works_later(
+    capped: Harness,
+) -> None:
+    alice = capped.user()
+    await confirm(capped, await propose(alice, "first"))
+    await confirm(capped, await propose(alice, "second"))
+    late = await propose(alice, "late")  # 2 of 3: there is room when it is proposed
+    await confirm(capped, await propose(alice, "filler"))
+
+    await alice.click(late, "change_confirm")
+    refused = await alice.reply(needs_attention, timeout=SETTLE)
+    shown = text_of(refused)
+    assert "You have 3 of 3 servers; remove one first" in shown, shown
+    assert DONE not in shown and shown.rstrip().endswith("Once there is room, press *Try again*."), shown
+    assert await stored_names(capped) == ["filler", "first", "second"]
+
+    await alice.command("remove filler")
+    await alice.click(await alice.reply(), "remove_confirm")
+    assert "removed" in text_of(await alice.reply()).lower()
+    await alice.click(refused, "change_confirm")
+    assert "`late`: ready" in text_of(await alice.reply(all_worked, timeout=SETTLE))
+    assert await stored_names(capped) == ["first", "late", "second"]

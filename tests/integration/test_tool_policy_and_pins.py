@@ -144,6 +144,19 @@ async def test_allowing_a_denylisted_tool_needs_an_explicit_confirmation(harness
     assert ("tool_allowed", "run_shell") in actions and ("tool_denied", "run_shell") in actions
 
 
+async def test_the_allow_prompt_for_a_denylisted_tool_says_why_it_is_risky_exactly_once(harness: Harness) -> None:
+    alice = harness.user()
+    await add_ready_server(alice, "risky", RISKY)
+
+    await alice.command("allow risky__run_shell")  # the name listings show
+    shown = text_of(await alice.reply())
+
+    assert shown.count("is on the risky-tool list") == 1, shown
+    assert shown.count("runs commands or changes files") == 1, shown
+    assert shown.lower().count("commands or change") == 1, shown
+    assert shown.count("Allow it anyway?") == 1, shown
+
+
 async def test_a_safe_tool_is_allowed_and_denied_without_a_second_question(harness: Harness) -> None:
     alice = harness.user()
     await add_ready_server(alice, "risky", RISKY)

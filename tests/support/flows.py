@@ -12,6 +12,23 @@ import anyio
 
 from tests.support.harness import SlackUser, text_of
 
+# How the report after a confirmation closes: `Done` when everything worked, otherwise what to do next.
+DONE = "*Done*"
+WHAT_TO_DO_NEXT = "*What to do next*"
+
+
+def all_worked(message: dict[str, Any]) -> bool:
+    return DONE in text_of(message)
+
+
+def needs_attention(message: dict[str, Any]) -> bool:
+    return WHAT_TO_DO_NEXT in text_of(message)
+
+
+def finished(message: dict[str, Any]) -> bool:
+    """The final report, however it went."""
+    return all_worked(message) or needs_attention(message)
+
 
 async def add_server(user: SlackUser, name: str, entry: dict[str, Any], *, timeout: float = 30.0) -> str:
     """`/mcp add-json`, press Confirm, and return the text of the final report."""
@@ -19,13 +36,13 @@ async def add_server(user: SlackUser, name: str, entry: dict[str, Any], *, timeo
     confirmation = await user.reply()
     assert "change_confirm" in json.dumps(confirmation), text_of(confirmation)
     await user.click(confirmation, "change_confirm")
-    done = await user.reply(lambda m: "*Done*" in text_of(m), timeout=timeout)
+    done = await user.reply(finished, timeout=timeout)
     return text_of(done)
 
 
 async def add_ready_server(user: SlackUser, name: str, entry: dict[str, Any], *, timeout: float = 30.0) -> str:
     report = await add_server(user, name, entry, timeout=timeout)
-    assert f"`{name}`: ready" in report, report
+    assert f"`{name}`: ready" in report and DONE in report, report
     return report
 
 

@@ -82,6 +82,14 @@ def change_blocks(change: PendingChange, conditions: RunConditions | None) -> li
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(details)}]})
     if conditions is not None:
         blocks.append(_section(conditions_text(conditions)[:3000]))
+        if conditions.hidden_paths:
+            button = {
+                "type": "button",
+                "action_id": ids.USE_WORKSPACE,
+                "value": change.id,
+                "text": {"type": "plain_text", "text": "Use my workspace instead"},
+            }
+            blocks.append({"type": "actions", "block_id": f"workspace_{change.id}"[:255], "elements": [button]})
     return blocks
 
 

@@ -29,7 +29,10 @@ class NextStep:
 
 
 def next_step(record: ServerRecord, status: ServerStatus) -> NextStep | None:
-    """What the owner can do about a server that did not end up ready (None when it is ready)."""
+    """What the owner can do about a server that did not end up ready (None when it is ready).
+
+    A failure message from the runtime usually says already which `/mcp` commands help; then the step is the
+    one-click way to do it, without repeating the commands."""
     if status.state == "ready":
         return None
     name, typed = code(record.name), escape(record.name)
@@ -42,21 +45,25 @@ def next_step(record: ServerRecord, status: ServerStatus) -> NextStep | None:
         return NextStep(f"{name} is not running: `/mcp enable {typed}` starts it.")
     if status.state == "needs_auth":
         return NextStep(
-            f"{name} needs you to sign in: press *Sign in again* (or pick *Reconnect* in `/mcp list`).",
+            f"{name} needs you to sign in: press *Sign in again*.",
             (ids.FIX_SERVER, f"reconnect:{record.id}", "Sign in again"),
         )
+    advised = "`/mcp " in status.detail
     if isinstance(config, RemoteServerConfig) and isinstance(config.auth, ApiKeyAuth):
+        text = f"Re-enter the API key of {name} (or change its URL): press *Re-enter API key*"
         return NextStep(
-            f"Re-enter the API key of {name} (or change its URL): press *Re-enter API key* or type "
-            f"`/mcp edit {typed}`.",
+            text + ("." if advised else f" or type `/mcp edit {typed}`."),
             (ids.FIX_SERVER, f"edit:{record.id}", "Re-enter API key"),
         )
-    what = "its URL" if isinstance(config, RemoteServerConfig) else "its command, arguments or environment"
-    return NextStep(
-        f"Fix what the error says: press *Edit* or type `/mcp edit {typed}` to change {what}, "
-        f"or `/mcp reload {typed}` to try again once the cause is gone.",
-        (ids.FIX_SERVER, f"edit:{record.id}", truncate(f"Edit {record.name}", 75)),
-    )
+    what = "the URL" if isinstance(config, RemoteServerConfig) else "the command, arguments or environment"
+    if advised:
+        text = f"Press *Edit* to change {what} of {name}."
+    else:
+        text = (
+            f"Press *Edit* (or type `/mcp edit {typed}`) to change {what} of {name}; "
+            f"`/mcp reload {typed}` tries again once the cause is gone."
+        )
+    return NextStep(text, (ids.FIX_SERVER, f"edit:{record.id}", truncate(f"Edit {record.name}", 75)))
 
 
 def not_saved_step(name: str) -> NextStep:
@@ -68,8 +75,7 @@ def refused_batch_step(change_ids: list[str], *, can_retry: bool) -> NextStep:
     """The whole confirmation was refused (e.g. the server limit): nothing was saved."""
     if can_retry:
         return NextStep(
-            "Nothing was saved. Make room first (`/mcp list` has *Remove* in each server's menu), "
-            "then press *Try again*.",
+            "Nothing was saved. Once there is room, press *Try again*.",
             (ids.CONFIRM_CHANGE, ",".join(change_ids), "Try again"),
         )
     return NextStep("Nothing was saved: do what the message above says, then start again.")
