@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,34 @@ async def test_one_click_points_the_hidden_folder_at_the_workspace_and_the_serve
     assert "`files`: ready" in report, report
     allowed = result_text(await call(alice, "files", "list_allowed_directories"))
     assert "/workspace" in allowed, allowed
+
+
+async def test_a_start_killed_while_installing_leaves_no_lock_that_stalls_the_next_one(tmp_path: Path) -> None:
+    # npm waits for a lock folder younger than 60 s; a first start may take 30 s here, so a left lock would fail it.
+    policy = policy_toml(extra=allow_networks_toml() + "[limits]\nfirst_start_timeout_seconds = 30\n")
+    entry = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-sequential-thinking@2026.8.31"]}
+    async with Harness.running(tmp_path / "data", policy=policy, plugboard_connect_timeout=10) as harness:
+        alice = harness.user()
+        await add_ready_server(alice, "think", entry, timeout=60)
+        owner_dir = harness.data_dir / "users" / f"{alice.team_id}-{alice.user_id}"
+        await alice.command("disable think")
+        assert "is disabled" in text_of(await alice.reply())
+        with mounted(owner_dir / "shared.img", tmp_path / "look") as shared:
+            (install,) = (shared / "cache" / "npm" / "_npx").iterdir()
+            (install / "concurrency.lock").mkdir()  # what npx holds while it installs, left by a killed start
+
+        await alice.command("enable think")
+        report = text_of(await alice.reply(lambda m: "`think`: starting" not in text_of(m), timeout=60))
+
+        assert "`think`: ready" in report, report
+
+
+@contextmanager
+def mounted(image: Path, point: Path) -> Iterator[Path]:
+    """The owner's shared file system, looked into from the host while none of their servers runs."""
+    point.mkdir()
+    subprocess.run(["mount", "-o", "loop,nosuid,nodev", str(image), str(point)], check=True, timeout=30)
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=True, timeout=30)
