@@ -2,8 +2,8 @@
 
 Written by hand instead of through libseccomp: the app's own Python may not have the bindings (Debian ships
 them for its system Python only), and the program is small enough to read in full. It is an allow-by-default
-denylist, as Docker's profile is at heart: mounting, namespaces, tracing other processes, loading kernels,
-modules and BPF programs, the kernel keyring, and a few host-wide knobs get EPERM. `clone` is refused only
+denylist, as Docker's profile is at heart: mounting, namespaces, tracing or reaching into other processes,
+loading kernels, modules and BPF programs, the kernel keyring, io_uring, and a few host-wide knobs get EPERM. `clone` is refused only
 when it asks for a new namespace; `clone3` (whose flags sit behind a pointer BPF cannot read) gets ENOSYS so
 that libc falls back to `clone`. Anything not x86_64 is killed: a 32-bit or x32 call could bypass the table.
 """
@@ -71,12 +71,17 @@ DENIED_X86_64 = {
     "kexec_file_load": 320,
     "bpf": 321,
     "userfaultfd": 323,
+    "io_uring_setup": 425,  # io_uring runs operations that no system call filter sees
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
     "open_tree": 428,
     "move_mount": 429,
     "fsopen": 430,
     "fsconfig": 431,
     "fsmount": 432,
     "fspick": 433,
+    "pidfd_getfd": 438,
+    "process_madvise": 440,
     "mount_setattr": 442,
 }
 _CLONE_X86_64 = 56
