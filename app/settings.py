@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.runtime.child_environment import DEFAULT_CHILD_PATH
+from app.domain.local_config import DEFAULT_CHILD_PATH
 
 SETUP_DOC = "README.md, section 'Create the Slack app' (#create-the-slack-app)"
 

@@ -20,6 +20,8 @@ MAX_ENV_VALUE_BYTES = 4096
 MAX_CWD_BYTES = 1024
 # The whole command line must fit, untruncated, in the confirmation Slack shows.
 MAX_COMMAND_LINE_BYTES = 8192
+# The PATH a local server gets unless the admin sets PLUGBOARD_CHILD_PATH (owners may not set PATH).
+DEFAULT_CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 # Names that may not be set, each group with the reason the owner is told. Checked in order, first match wins.

@@ -19,6 +19,11 @@ INPUT_REFERENCE = re.compile(r"\$\{input:([^}]{0,80})\}")
 INPUT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+def secret_placeholder(name: str) -> str:
+    """`${secret:NAME}`: what a stored secret is shown and mirrored as (`secret_name` reads it back)."""
+    return "${secret:" + name + "}"
+
+
 def secret_name(value: str) -> str | None:
     match = SECRET_PLACEHOLDER.fullmatch(value)
     return match.group(1) if match else None

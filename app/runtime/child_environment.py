@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-DEFAULT_CHILD_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The host's certificate and proxy settings are the admin's: passed from Plugboard's own environment to every
 # server, over whatever its owner configured (owners may not set the certificate ones at all).
 ADMIN_CERTIFICATE_FILES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "PIP_CERT")

@@ -27,6 +27,32 @@ AuthSource = Callable[[ServerRecord], httpx2.Auth]
 NeedsSignIn = Callable[[ServerRecord], bool]
 
 
+class SessionCredentials:
+    """Where the launcher gets a remote session's OAuth: the connector service, bound once it exists.
+
+    The launcher is built before the connector service (which needs the sessions that use the launcher), so the
+    wiring makes this first, hands it to the launcher, and binds the connector service's two methods to it later.
+    """
+
+    def __init__(self) -> None:
+        self._oauth_for: AuthSource | None = None
+        self._needs_sign_in: NeedsSignIn | None = None
+
+    def bind(self, oauth_for: AuthSource, needs_sign_in: NeedsSignIn) -> None:
+        self._oauth_for = oauth_for
+        self._needs_sign_in = needs_sign_in
+
+    def oauth_for(self, record: ServerRecord) -> httpx2.Auth:
+        if self._oauth_for is None:
+            raise RuntimeError("SessionCredentials used before the connector service was bound")
+        return self._oauth_for(record)
+
+    def needs_sign_in(self, record: ServerRecord) -> bool:
+        if self._needs_sign_in is None:
+            raise RuntimeError("SessionCredentials used before the connector service was bound")
+        return self._needs_sign_in(record)
+
+
 def remote_config(record: ServerRecord) -> RemoteServerConfig:
     if not isinstance(record.config, RemoteServerConfig):
         raise LaunchError(f"`{record.name}` is not a remote server")
@@ -37,13 +63,11 @@ class RemoteLauncher:
     def __init__(
         self,
         client_factory: HttpClientFactory,
-        oauth_for: AuthSource,
-        needs_sign_in: NeedsSignIn,
+        credentials: SessionCredentials,
         describe_http_error: Callable[[BaseException], str | None],
     ) -> None:
         self._client_factory = client_factory
-        self._oauth_for = oauth_for
-        self._needs_sign_in = needs_sign_in
+        self._credentials = credentials
         self._describe_http_error = describe_http_error
         self._use_sse: set[str] = set()  # servers on "auto" that turned out to speak only SSE
         self._last_status: dict[str, int] = {}
@@ -56,7 +80,7 @@ class RemoteLauncher:
     async def _session(self, record: ServerRecord) -> AsyncIterator[TransportStreams]:
         config = remote_config(record)
         headers = {config.auth.header: config.auth.value} if isinstance(config.auth, ApiKeyAuth) else {}
-        auth = self._oauth_for(record) if isinstance(config.auth, OAuthAuth) else None
+        auth = self._credentials.oauth_for(record) if isinstance(config.auth, OAuthAuth) else None
         self._last_status.pop(record.id, None)
         self._redirected_to.pop(record.id, None)
 
@@ -104,14 +128,14 @@ class RemoteLauncher:
     def needs_authorization(self, record: ServerRecord) -> bool:
         config = remote_config(record)
         if isinstance(config.auth, OAuthAuth):
-            return self._needs_sign_in(record)
+            return self._credentials.needs_sign_in(record)
         return False
 
     def describe_failure(self, record: ServerRecord, exc: BaseException) -> str | None:
         if described := self._describe_http_error(exc):
             return described
         config = remote_config(record)
-        if isinstance(config.auth, OAuthAuth) and self._needs_sign_in(record):
+        if isinstance(config.auth, OAuthAuth) and self._credentials.needs_sign_in(record):
             return "the server needs you to sign in again"
         status = self._last_status.get(record.id)
         if status == 401 and isinstance(config.auth, ApiKeyAuth):

@@ -24,10 +24,10 @@ import anyio.to_thread
 from mcp import StdioServerParameters
 from mcp.client._transport import TransportStreams
 
-from app.domain.local_config import LocalServerConfig
+from app.domain.local_config import DEFAULT_CHILD_PATH, LocalServerConfig
 from app.domain.policy import Limits, LocalServerPolicy, NetworkMode
 from app.domain.server import ServerRecord
-from app.runtime.child_environment import DEFAULT_CHILD_PATH, admin_paths, child_environment
+from app.runtime.child_environment import admin_paths, child_environment
 from app.runtime.errors import find
 from app.runtime.launcher import LaunchError, LocalLauncherBase, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
@@ -370,6 +370,15 @@ class SandboxLauncher(LocalLauncherBase):
 
     def hidden_paths(self, config: LocalServerConfig) -> tuple[str, ...]:
         return self._paths.hidden_paths(config)
+
+    def command_problem(self, config: LocalServerConfig) -> str | None:
+        """Why the command would not start in the sandbox (not found, not visible, a venv's Python hidden), said
+        on the review card before the owner confirms; None when it can start."""
+        try:
+            self._paths.check_command(config.command)
+        except LaunchError as exc:
+            return str(exc)
+        return None
 
     async def self_check(self) -> str | None:
         """Start a real sandbox the way a server starts and look from inside: None when it holds, else why not.

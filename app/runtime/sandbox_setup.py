@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain.local_config import DEFAULT_CHILD_PATH
 from app.domain.policy import Limits, LocalServerPolicy
-from app.runtime.child_environment import DEFAULT_CHILD_PATH, admin_environment
+from app.runtime.child_environment import admin_environment
 from app.runtime.launcher import ServerFolders
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.sandbox import SandboxLauncher, SandboxSpec

@@ -3,9 +3,10 @@
 Written by hand instead of through libseccomp: the app's own Python may not have the bindings (Debian ships
 them for its system Python only), and the program is small enough to read in full. It is an allow-by-default
 denylist, as Docker's profile is at heart: mounting, namespaces, tracing or reaching into other processes,
-loading kernels, modules and BPF programs, the kernel keyring, io_uring, and a few host-wide knobs get EPERM. `clone` is refused only
-when it asks for a new namespace; `clone3` (whose flags sit behind a pointer BPF cannot read) gets ENOSYS so
-that libc falls back to `clone`. Anything not x86_64 is killed: a 32-bit or x32 call could bypass the table.
+loading kernels, modules and BPF programs, the kernel keyring, io_uring, and a few host-wide knobs get EPERM.
+`clone` is refused only when it asks for a new namespace; `clone3` (whose flags sit behind a pointer BPF cannot
+read) gets ENOSYS so that libc falls back to `clone`. Anything not x86_64 is killed: a 32-bit or x32 call could
+bypass the table.
 """
 
 from __future__ import annotations

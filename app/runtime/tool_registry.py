@@ -7,31 +7,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import mcp_types as types
 
 from app.domain.names import EXPOSED_TOOL_NAME, exposed_tool_name
 from app.domain.owner import Owner
+from app.domain.registered_tool import RegisteredTool
 from app.domain.tool_policy import ToolDecision, ToolState
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-
-
-@dataclass(frozen=True)
-class RegisteredTool:
-    exposed_name: str
-    server_id: str
-    server_name: str
-    tool: types.Tool
-    description: str
-    state: ToolState = "allowed"
-    reason: str = ""
-    pin: str = ""
-
-    @property
-    def allowed(self) -> bool:
-        return self.state == "allowed"
 
 
 def clean_description(text: str | None, limit: int) -> str:

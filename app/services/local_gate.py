@@ -35,11 +35,13 @@ class LocalGate:
         *,
         home_quota_mb: int | None = None,
         hidden_paths: Callable[[LocalServerConfig], tuple[str, ...]] | None = None,
+        command_problem: Callable[[LocalServerConfig], str | None] | None = None,
     ) -> None:
         self._policy = policy
         self._sandbox_problem = sandbox_problem
         self._home_quota_mb = home_quota_mb
         self._hidden_paths = hidden_paths
+        self._command_problem = command_problem
 
     def hidden_paths(self, config: LocalServerConfig) -> tuple[str, ...]:
         if self._policy.mode == "trusted" or self._hidden_paths is None:
@@ -73,10 +75,11 @@ class LocalGate:
         if not sandboxed:
             return RunConditions(sandboxed=False, network="host", flags=tuple(risk_flags(config)))
         hidden = self.hidden_paths(config)
+        problem = self._command_problem(config) if self._command_problem is not None else None
         return RunConditions(
             sandboxed=True,
             network=network,
-            flags=tuple(risk_flags(config)) + tuple(_hidden_flag(path) for path in hidden),
+            flags=(*((problem,) if problem else ()), *risk_flags(config), *(_hidden_flag(path) for path in hidden)),
             hidden_paths=hidden,
             allow_networks=self._policy.allow_networks if network == "internet" else (),
             home_quota_mb=self._home_quota_mb,

@@ -29,12 +29,13 @@ from app.domain.local_config import LocalServerConfig, with_paths_moved
 from app.domain.names import server_name_problem
 from app.domain.owner import Owner
 from app.domain.placeholders import plain_text_problem, unresolved_problem
+from app.domain.registered_tool import RegisteredTool
 from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerRecord, diff_servers
 from app.domain.server_config import ServerConfig, summary
 from app.domain.status import DISABLED, ServerStatus
 from app.runtime.sandbox_mounts import WORKSPACE
 from app.runtime.session_manager import SessionManager
-from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.runtime.tool_registry import ToolRegistry
 from app.services.local_gate import RunConditions
 from app.services.owner_locks import OwnerLocks
 from app.services.server_gate import ServerGate

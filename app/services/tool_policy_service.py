@@ -11,6 +11,7 @@ import mcp_types as types
 
 from app.domain.errors import NotYourServer, PlugboardError, ServerNotFound
 from app.domain.owner import Owner
+from app.domain.registered_tool import RegisteredTool
 from app.domain.server import ServerRecord
 from app.domain.tool_policy import (
     Denylist,
@@ -21,7 +22,7 @@ from app.domain.tool_policy import (
     changed_fields,
     decide,
 )
-from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.runtime.tool_registry import ToolRegistry
 from app.store.audit_log import AuditLog
 from app.store.database import Database
 from app.store.server_repository import ServerRepository

@@ -15,11 +15,12 @@ from mcp.shared.exceptions import MCPError
 
 from app.domain.errors import InvalidConfig, ServerNotFound, ServerUnavailable
 from app.domain.owner import Owner
+from app.domain.registered_tool import RegisteredTool
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from app.domain.strict_json import loads_strict
 from app.runtime.session_manager import SessionManager
-from app.runtime.tool_registry import RegisteredTool, ToolRegistry
+from app.runtime.tool_registry import ToolRegistry
 from app.security.redaction import Redactor
 from app.services.admin_servers import AdminServers
 from app.store.audit_log import AuditLog

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from app.services.audit_service import AuditReader, AuditService
+from app.services.audit_service import AuditService
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
 from app.services.server_service import ServerService
@@ -34,18 +34,16 @@ def register_listeners(
     servers: ServerService,
     tools: ToolService,
     tool_policy: ToolPolicyService,
-    audit: AuditReader,
+    audit: AuditService,
     connectors: ConnectorService,
     imports: ConfigImportService,
     *,
-    admins: tuple[str, ...],
     settle_timeout: float,
 ) -> None:
-    audit_service = AuditService(audit, admins)
     confirm = ConfirmFlow(servers, connectors, settle_timeout)
     connect = ConnectFlow(servers, connectors)
-    home = HomeTab(servers, tools, audit_service)
-    tool_commands = ToolCommands(tool_policy, audit_service)
+    home = HomeTab(servers, tools, audit)
+    tool_commands = ToolCommands(tool_policy, audit)
     reviews = ReviewMessages(imports)
     upload = UploadFlow(imports, reviews)
     decisions = BatchDecisions(imports, confirm)

@@ -13,15 +13,12 @@ from typing import Any
 
 from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
+from app.domain.placeholders import secret_placeholder
 from app.domain.remote_config import ApiKeyAuth, OAuthAuth, RemoteServerConfig
 from app.domain.server import ServerRecord
 
 LOCAL_FILE = "mcp.json"
 REMOTE_FILE = "mcp_remote.json"
-
-
-def secret_placeholder(name: str) -> str:
-    return "${secret:" + name + "}"
 
 
 def local_document(servers: list[ServerRecord]) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from app.domain.owner import Owner
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.blockkit import view_problems
-from tests.support.flows import add_ready_server, call, wait_until
+from tests.support.flows import add_ready_server, call
 from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from app.domain.owner import Owner
 from tests.servers import PYTHON, server_path
 from tests.support.flows import DONE, all_worked, needs_attention
 from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.processes import descendants_of
 
 pytestmark = pytest.mark.anyio
 
@@ -25,28 +25,7 @@ GOOD_FIELDS: dict[str, str | None] = {"name": "tiny", "command": PYTHON, "args":
 
 def child_processes() -> list[str]:
     """Command lines of every process this test process started (directly or not) that still exists."""
-    parents: dict[int, int] = {}
-    cmdlines: dict[int, str] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        parents[int(entry.name)] = ppid
-        cmdlines[int(entry.name)] = cmdline
-    found: list[int] = []
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in found]
-        found += children
-        frontier += children
-    return [cmdlines[pid] for pid in found]
+    return [entry.cmdline for entry in descendants_of().values()]
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from app.domain.local_config import DEFAULT_CHILD_PATH
 from app.domain.owner import Owner
-from app.runtime.child_environment import DEFAULT_CHILD_PATH, admin_environment
+from app.runtime.child_environment import admin_environment
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import SIGNING_SECRET, Harness, SlackUser, policy_toml, text_of

@@ -14,8 +14,9 @@ import pytest
 
 from app.domain.owner import Owner
 from tests.servers import PYTHON, server_path
-from tests.support.flows import add_ready_server, allow_with_confirmation, call, live_descendants, result_text
+from tests.support.flows import add_ready_server, allow_with_confirmation, call, result_text
 from tests.support.harness import Harness, policy_toml, text_of
+from tests.support.processes import live_descendants
 
 pytestmark = pytest.mark.anyio
 

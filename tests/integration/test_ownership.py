@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from app.domain.owner import Owner
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import SIGNING_SECRET, Harness, SlackUser, text_of
+from tests.support.processes import descendants_of
 
 pytestmark = pytest.mark.anyio
 
@@ -27,22 +27,7 @@ REFUSAL = "That button belongs to someone else's server; nothing was changed."
 
 def child_pids() -> list[int]:
     """Processes this test process started (directly or not) that still exist."""
-    parents: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    parents[int(entry.name)] = int(handle.read().rsplit(b")", 1)[1].split()[1])
-            except OSError:
-                continue
-    found: list[int] = []
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in found]
-        found += children
-        frontier += children
-    return found
+    return list(descendants_of())
 
 
 @pytest.fixture(autouse=True)

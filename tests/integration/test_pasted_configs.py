@@ -81,7 +81,12 @@ async def test_a_venv_whose_python_installation_is_hidden_is_refused_naming_the_
     interpreter = Path(os.path.realpath(python))  # noqa: ASYNC240  # a link, read once
     async with Harness.running(tmp_path / "data", policy=venv_only) as running:
         alice = running.user()
-        report = await add_server(alice, "mytime", {"command": str(python), "args": ["-m", "mcp_server_time"]})
+        entry = {"command": str(python), "args": ["-m", "mcp_server_time"]}
+        await alice.command(f"add-json mytime {json.dumps(entry)}")
+        card = text_of(await alice.reply())  # said before anything runs
+        report = await add_server(alice, "mytime2", entry)
+
+    assert f"`{interpreter}`" in card and "is not visible inside the sandbox" in card, card
 
     assert f"`{interpreter}`" in report and "is not visible inside the sandbox" in report, report
     assert f"add `{interpreter.parent}`" in report and "read_only_paths" in report, report

@@ -17,8 +17,9 @@ import pytest
 from app.domain.owner import Owner
 from tests.servers import PYTHON, server_path
 from tests.support.fake_slack import FakeSlack
-from tests.support.flows import add_ready_server, call, live_descendants, result_text
+from tests.support.flows import add_ready_server, call, result_text
 from tests.support.harness import REPO_ROOT, Harness, SlackUser, policy_toml, text_of
+from tests.support.processes import live_descendants
 
 pytestmark = pytest.mark.anyio
 
@@ -123,7 +124,7 @@ async def test_servers_added_before_local_servers_were_turned_off_do_not_start_a
 async def test_trusted_mode_warns_the_admin_at_start_and_the_owner_at_consent_and_runs_unsandboxed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="app.bootstrap")
+    caplog.set_level(logging.WARNING, logger="app.wiring")
     async with Harness.running(tmp_path, policy=policy_toml(mode="trusted")) as harness:
         assert any("WITHOUT a sandbox" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
         alice = harness.user()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
 import sqlite3
 from pathlib import Path
@@ -22,7 +21,10 @@ from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import Harness, SlackUser, text_of
-from tests.support.processes import every_child_reaped  # noqa: F401  (autouse fixture)
+from tests.support.processes import (
+    descendants_of,
+    every_child_reaped,  # noqa: F401  (autouse fixture)
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -39,32 +41,7 @@ SETTLE = 30.0
 
 def running_servers(needle: str) -> list[int]:
     """Processes under this test process whose command line mentions `needle` (sandbox wrappers included)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            argv = Path("/proc", entry, "cmdline").read_bytes().decode(errors="replace")
-            status = Path("/proc", entry, "status").read_text()
-        except OSError:
-            continue
-        if needle in argv and _descends_from_me(int(entry), status):
-            found.append(int(entry))
-    return found
-
-
-def _descends_from_me(pid: int, status: str) -> bool:
-    me = os.getpid()
-    while pid > 1:
-        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-        if ppid == me:
-            return True
-        pid = ppid
-        try:
-            status = Path("/proc", str(pid), "status").read_text()
-        except OSError:
-            return False
-    return False
+    return [pid for pid, entry in descendants_of().items() if any(needle in part for part in entry.argv)]
 
 
 async def add_json(user: SlackUser, name: str, config: dict[str, Any]) -> str:

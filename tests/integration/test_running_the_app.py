@@ -23,6 +23,8 @@ from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import SIGNING_SECRET, policy_toml, text_of
+from tests.support.processes import descendants_of, is_running, process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -68,65 +70,13 @@ def _app_env(tmp_path: Path, slack: FakeSlack, port: int, **extra: str) -> dict[
 # --- /proc ---------------------------------------------------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # `pid (comm) state ppid ...`: comm may hold spaces or parentheses, so split after the last ')'.
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _running(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie waiting to be reaped."""
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        fields = _stat_fields(int(entry))
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _tiny_servers_under(pid: int) -> list[int]:
     """The tiny_server interpreter itself (not the bwrap processes around it, whose argv names it too)."""
-    found = []
-    for child in _descendants(pid):
-        argv = _cmdline(child)
-        if _running(child) and TINY_SERVER in argv and Path(argv[0]).name != "bwrap":
-            found.append(child)
-    return found
-
-
-async def _eventually(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.05)
+    return [
+        child
+        for child, entry in descendants_of(pid).items()
+        if entry.running and TINY_SERVER in entry.argv and Path(entry.argv[0]).name != "bwrap"
+    ]
 
 
 # --- the app as a process ----------------------------------------------------------------------------------------
@@ -205,7 +155,7 @@ class AppProcess:
 
     async def reap(self) -> None:
         """Whatever happened in the test: no process of ours outlives it."""
-        leftovers = _descendants(self.pid) if self.process.returncode is None else []
+        leftovers = list(descendants_of(self.pid)) if self.process.returncode is None else []
         if self.process.returncode is None:
             self.process.kill()
             with suppress(TimeoutError):
@@ -370,13 +320,13 @@ async def test_a_stop_signal_exits_cleanly_and_leaves_no_server_process_behind(
 ) -> None:
     async with FakeSlack() as slack, running_app(tmp_path, slack) as (app, http):
         await _add_tiny_server(http, slack)
-        await _eventually(lambda: _tiny_servers_under(app.pid), timeout=10, what="tiny_server running")
-        tree = _descendants(app.pid)
+        await wait_until(lambda: _tiny_servers_under(app.pid), timeout=10, what="tiny_server running")
+        tree = list(descendants_of(app.pid))
 
         code = await app.stop(sig)
 
         assert code == 0, app.stderr
-        survivors = {pid: _cmdline(pid) for pid in tree if _running(pid)}
+        survivors = {pid: entry.argv for pid in tree if (entry := process(pid)) is not None and entry.running}
         assert survivors == {}, f"outlived the app: {survivors}"
         assert "Traceback" not in app.stderr, app.stderr
     assert slack.problems == []
@@ -386,12 +336,12 @@ async def test_after_a_restart_confirmed_servers_come_back_without_anyone_asking
     async with FakeSlack() as slack:
         async with running_app(tmp_path, slack) as (first, http):
             await _add_tiny_server(http, slack)
-            [old_child] = await _eventually(lambda: _tiny_servers_under(first.pid), timeout=10, what="tiny_server")
+            [old_child] = await wait_until(lambda: _tiny_servers_under(first.pid), timeout=10, what="tiny_server")
             assert await first.stop() == 0
-        assert not _running(old_child)
+        assert not is_running(old_child)
 
         async with running_app(tmp_path, slack) as (second, http):
-            [new_child] = await _eventually(
+            [new_child] = await wait_until(
                 lambda: _tiny_servers_under(second.pid), timeout=20, what="tiny_server brought back at start-up"
             )
             deadline = time.monotonic() + 20
@@ -403,5 +353,5 @@ async def test_after_a_restart_confirmed_servers_come_back_without_anyone_asking
                 await asyncio.sleep(0.1)
             assert "*tiny* — ready" in listing, listing
             assert await second.stop() == 0
-        assert not _running(new_child)
+        assert not is_running(new_child)
         assert slack.problems == []

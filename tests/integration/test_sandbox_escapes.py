@@ -41,15 +41,13 @@ from tests.support.flows import (
     add_ready_server,
     allow_with_confirmation,
     call,
-    descendant_pids,
-    live_descendants,
-    live_processes,
     needs_attention,
     result_text,
-    wait_until,
 )
 from tests.support.harness import Harness, SlackUser, policy_toml, text_of, visible_test_paths
 from tests.support.network_facts import allow_networks_toml, host_ipv4_addresses, registry_networks
+from tests.support.processes import descendant_pids, live_descendants, live_processes, process
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -432,13 +430,11 @@ async def bob_still_answers(bob: SlackUser) -> None:
 def server_pid(script: str) -> int:
     """Host pid of the one process running tests/servers/<script> itself (not the wrappers that start it)."""
     argv = [PYTHON, server_path(script)]
-    found = []
-    for pid in descendant_pids(server_path(script)):
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [a.encode() for a in argv]:
-                found.append(pid)
-        except OSError:
-            continue
+    found = [
+        pid
+        for pid in descendant_pids(server_path(script))
+        if (entry := process(pid)) is not None and list(entry.argv[:2]) == argv
+    ]
     assert len(found) == 1, (script, found)
     return found[0]
 

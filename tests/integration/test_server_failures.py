@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from app.domain.owner import Owner
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
 from tests.servers import PYTHON, server_path
-from tests.support.flows import DONE, all_worked, needs_attention, wait_until
+from tests.support.flows import DONE, all_worked, needs_attention
 from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.processes import descendants_of
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -29,31 +30,7 @@ ALICE = Owner(team_id="T0TEST", user_id="U0TEST")
 
 def child_processes() -> dict[int, str]:
     """Every live descendant of this test process (pid -> "state cmdline"), zombies included."""
-    parents: dict[int, int] = {}
-    described: dict[int, str] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                stat = handle.read().decode(errors="replace")
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        parents[pid] = int(fields[1])
-        described[pid] = f"{fields[0]} {cmdline}"
-    found: dict[int, str] = {}
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found[pid] = described[pid]
-                frontier.append(pid)
-    return found
+    return {pid: f"{entry.state} {entry.cmdline}" for pid, entry in descendants_of().items()}
 
 
 def processes_running(script: str) -> dict[int, str]:
@@ -62,10 +39,7 @@ def processes_running(script: str) -> dict[int, str]:
 
 async def watch_for(script: str, seen: dict[int, str], *, timeout: float = 10.0) -> None:
     """Poll /proc (bounded) until a process running `script` shows up; remember it in `seen`."""
-    with anyio.fail_after(timeout):
-        while not seen:
-            seen.update(processes_running(script))
-            await anyio.sleep(0.02)
+    seen.update(await wait_until(lambda: processes_running(script), timeout=timeout, what=f"{script} to run"))
 
 
 class StatusLog:

@@ -26,7 +26,10 @@ from tests.servers import PYTHON, SERVERS_DIR, server_path
 from tests.support import slack_payloads as payloads
 from tests.support.harness import Harness, SlackUser, policy_toml, text_of
 from tests.support.processes import descendants as _descendants
-from tests.support.processes import every_child_reaped  # noqa: F401  (autouse fixture)
+from tests.support.processes import (
+    every_child_reaped,  # noqa: F401  (autouse fixture)
+    process,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -67,11 +70,8 @@ def gone(pids: int | set[int]) -> bool:
     """
     ours = {os.getpid(), *_descendants()}
     for pid in {pids} if isinstance(pids, int) else pids:
-        try:
-            state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
-        except OSError:
-            continue
-        if state != "Z" or int(ppid) in ours:
+        entry = process(pid)
+        if entry is not None and (entry.state != "Z" or entry.ppid in ours):
             return False
     return True
 

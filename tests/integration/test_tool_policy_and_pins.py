@@ -17,11 +17,11 @@ from tests.support.flows import (
     add_ready_server,
     allow_with_confirmation,
     call,
-    live_descendants,
     result_text,
-    wait_until,
 )
 from tests.support.harness import Harness, SlackUser, text_of
+from tests.support.processes import live_descendants
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -1,14 +1,10 @@
-"""Steps the security tests share: add a server through Slack, call its tools, allow risky ones, watch /proc."""
+"""Steps the security tests share: add a server through Slack, call its tools, allow risky ones."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable
 from typing import Any
-
-import anyio
 
 from tests.support.harness import SlackUser, text_of
 
@@ -70,59 +66,3 @@ async def allow_with_confirmation(user: SlackUser, server: str, tool: str) -> No
     await user.click(warning, "tool_allow_confirm")
     done = await user.reply()
     assert "is allowed (you confirmed)" in text_of(done), text_of(done)
-
-
-# -- processes -------------------------------------------------------------------------------------------------
-
-
-def _processes() -> dict[int, tuple[int, str, str]]:
-    """pid -> (ppid, state, command line) for every process on the host."""
-    found: dict[int, tuple[int, str, str]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                fields = handle.read().decode(errors="replace").rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        found[int(entry.name)] = (int(fields[1]), fields[0], cmdline)
-    return found
-
-
-def live_processes(marker: str) -> list[int]:
-    """Live (not zombie) processes anywhere on the host whose command line contains `marker`.
-
-    Not only our descendants: a daemon that escaped would have been re-parented away from us."""
-    return [pid for pid, (_, state, cmdline) in _processes().items() if state != "Z" and marker in cmdline]
-
-
-def descendant_pids(marker: str = "") -> list[int]:
-    """Live descendants of this test process whose command line contains `marker`."""
-    table = _processes()
-    found: list[int] = []
-    frontier = [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, (ppid, _, _) in table.items() if ppid == parent and pid not in found]
-        found += children
-        frontier += children
-    return [pid for pid in found if table[pid][1] != "Z" and marker in table[pid][2]]
-
-
-def live_descendants() -> list[str]:
-    """Command lines of the live descendants of this test process."""
-    table = _processes()
-    return [table[pid][2] for pid in descendant_pids() if pid in table]
-
-
-async def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    """Poll `condition` (bounded) until it holds."""
-    with anyio.move_on_after(timeout):
-        while True:
-            if condition():
-                return
-            await anyio.sleep(0.02)
-    assert condition(), f"timed out after {timeout} s waiting for {what}"

@@ -7,9 +7,9 @@ import mcp_types as types
 from app.domain.audit import AuditEntry
 from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
+from app.domain.registered_tool import RegisteredTool
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
-from app.runtime.tool_registry import RegisteredTool
 from app.services.server_service import ServerOverview
 from app.slack.blocks.home import HomeContent, help_modal, home_view
 from tests.support.blockkit import view_problems

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import egress_policy, load_policy
 from app.domain.policy import DEFAULT_TOOL_DENYLIST, Policy, PolicyError, parse_policy
+from app.wiring import egress_policy, load_policy
 
 FULL = """
 admins = ["U0ADMIN", "U0OTHER"]

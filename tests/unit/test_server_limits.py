@@ -5,18 +5,14 @@ pasted map bigger than the room left, cannot pass it."""
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 
 from app.domain.errors import InvalidConfig, PlugboardError, ServerLimitReached
 from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
-from app.domain.server import PendingChange, ServerDiff, ServerRecord
-from app.services.server_service import ServerService
+from app.domain.server import ServerRecord
+from tests.unit.fakes import ServerWorld
 
 pytestmark = pytest.mark.anyio
 
@@ -25,86 +21,9 @@ BOB = Owner(team_id="T0TEST", user_id="U0BOB")
 CONFIG = LocalServerConfig(command="npx", args=("-y", "@scope/server@1.2.3"))
 
 
-class FakeStore:
-    """Servers and pending changes in memory; a transaction is serialized and rolled back on any exception."""
-
-    def __init__(self) -> None:
-        self.servers: dict[str, ServerRecord] = {}
-        self.pending: dict[str, PendingChange] = {}
-        self.counted_inside_a_transaction = 0
-        self._lock = asyncio.Lock()
-        self._open = False
-
-    # Database
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[FakeStore]:
-        async with self._lock:
-            saved = copy.copy(self.servers), copy.copy(self.pending)
-            self._open = True
-            try:
-                yield self
-            except BaseException:
-                self.servers, self.pending = saved
-                raise
-            finally:
-                self._open = False
-
-    # ServerRepository
-    async def list_for_owner(self, owner: Owner) -> list[ServerRecord]:
-        await asyncio.sleep(0)  # a real read yields to other tasks, so races can show
-        return sorted((r for r in self.servers.values() if r.owner == owner), key=lambda r: r.name)
-
-    async def count_for_owner(self, conn: FakeStore, owner: Owner) -> int:
-        assert conn._open, "counted outside the transaction that stores the server"
-        self.counted_inside_a_transaction += 1
-        return sum(1 for r in self.servers.values() if r.owner == owner)
-
-    async def insert(self, conn: FakeStore, record: ServerRecord) -> None:
-        assert conn._open
-        self.servers[record.id] = record
-
-    async def insert_pending(self, conn: FakeStore, change: PendingChange) -> None:
-        self.pending[change.id] = change
-
-    async def purge_pending_before(self, conn: FakeStore, cutoff: float) -> None:
-        return None
-
-    async def take_pending(self, conn: FakeStore, change_id: str, *, owner: Owner | None = None) -> Any:
-        change = self.pending.get(change_id)
-        if change is not None and (owner is None or change.owner == owner):
-            del self.pending[change_id]
-        return change
-
-    # AuditLog
-    async def append(self, conn: FakeStore, **entry: Any) -> None:
-        return None
-
-
-class FakeRuntime:
-    """The mirror, the session manager and the policy gate: record what happened, allow everything."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    def write(self, owner: Owner, records: list[ServerRecord]) -> None:
-        return None
-
-    async def apply(self, diff: ServerDiff) -> None:
-        self.started += [record.name for record in diff.start]
-
-    def check(self, config: object) -> None:
-        return None
-
-
-def service(store: FakeStore, runtime: FakeRuntime, limit: int = 3) -> ServerService:
-    fake: Any = store
-    other: Any = runtime
-    return ServerService(fake, fake, fake, other, other, other, other, max_servers_per_owner=limit)
-
-
 async def test_six_confirmations_at_the_same_moment_under_a_cap_of_three_store_exactly_three() -> None:
-    store, runtime = FakeStore(), FakeRuntime()
-    servers = service(store, runtime)
+    world = ServerWorld(limit=3)
+    store, servers = world.store, world.service
     changes = [await servers.propose_add(ALICE, f"s{index}", CONFIG) for index in range(6)]
 
     outcomes = await asyncio.gather(*(servers.confirm(ALICE, change.id) for change in changes), return_exceptions=True)
@@ -113,14 +32,13 @@ async def test_six_confirmations_at_the_same_moment_under_a_cap_of_three_store_e
     refused = [o for o in outcomes if isinstance(o, ServerLimitReached)]
     assert len(stored) == 3 and len(refused) == 3, outcomes
     assert {str(o) for o in refused} == {"You have 3 of 3 servers; remove one first (`/mcp remove <name>`)."}
-    assert sorted(runtime.started) == sorted(r.name for r in stored)
+    assert sorted(world.sessions.started) == sorted(r.name for r in stored)
     assert store.counted_inside_a_transaction >= 6
     assert len(store.pending) == 3, "a refused confirmation stays usable once there is room"
 
 
 async def test_a_full_owner_is_told_on_the_name_field_when_proposing() -> None:
-    store, runtime = FakeStore(), FakeRuntime()
-    servers = service(store, runtime, limit=1)
+    servers = ServerWorld(limit=1).service
     await servers.confirm(ALICE, (await servers.propose_add(ALICE, "one", CONFIG)).id)
 
     with pytest.raises(InvalidConfig) as caught:
@@ -129,8 +47,8 @@ async def test_a_full_owner_is_told_on_the_name_field_when_proposing() -> None:
 
 
 async def test_a_pasted_map_bigger_than_the_room_left_is_refused_whole_and_nothing_is_kept() -> None:
-    store, runtime = FakeStore(), FakeRuntime()
-    servers = service(store, runtime)
+    world = ServerWorld(limit=3)
+    store, servers = world.store, world.service
     await servers.confirm(ALICE, (await servers.propose_add(ALICE, "first", CONFIG)).id)
 
     with pytest.raises(ServerLimitReached) as caught:
@@ -142,8 +60,8 @@ async def test_a_pasted_map_bigger_than_the_room_left_is_refused_whole_and_nothi
 
 
 async def test_changes_confirmed_together_are_refused_together_when_their_adds_do_not_fit() -> None:
-    store, runtime = FakeStore(), FakeRuntime()
-    servers = service(store, runtime)
+    world = ServerWorld(limit=3)
+    store, servers = world.store, world.service
     together = await servers.propose_adds(ALICE, {"a": CONFIG, "b": CONFIG})
     await servers.confirm(ALICE, (await servers.propose_add(ALICE, "c", CONFIG)).id)
     await servers.confirm(ALICE, (await servers.propose_add(ALICE, "d", CONFIG)).id)
@@ -156,8 +74,8 @@ async def test_changes_confirmed_together_are_refused_together_when_their_adds_d
 
 
 async def test_another_owners_confirmation_is_refused_and_left_in_place() -> None:
-    store, runtime = FakeStore(), FakeRuntime()
-    servers = service(store, runtime)
+    world = ServerWorld(limit=3)
+    store, servers = world.store, world.service
     alices = await servers.propose_add(ALICE, "mine", CONFIG)
 
     [outcome] = await servers.confirm_all(BOB, [alices.id])

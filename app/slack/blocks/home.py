@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.audit import AuditEntry
-from app.runtime.tool_registry import RegisteredTool
+from app.domain.registered_tool import RegisteredTool
 from app.services.server_service import ServerOverview
 from app.slack import ids
 from app.slack.blocks.audit import audit_line

@@ -14,9 +14,9 @@ from app.domain.local_config import (
     parse_arg_lines,
     parse_env_lines,
 )
+from app.domain.placeholders import secret_placeholder
 from app.domain.remote_config import RemoteServerConfig
 from app.slack import ids
-from app.store.config_mirror import secret_placeholder
 
 Values = dict[str, dict[str, dict[str, Any]]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.runtime.tool_registry import RegisteredTool
+from app.domain.registered_tool import RegisteredTool
 from app.services.tool_service import ToolOutcome
 from app.slack import ids
 from app.slack.text import code, escape, escaped_chunks, truncate

@@ -1,8 +1,8 @@
 """The client under test for the MCP conformance suite (`@modelcontextprotocol/conformance`, client mode).
 
-    python -m app.conformance_client <server-url>        # the suite appends the URL as the last argument
+    python -m tests.conformance.conformance_client <server-url>        # the suite appends the URL as the last argument
 
-It drives Plugboard's own remote-connector path, wired as `app.bootstrap` wires it, minus Slack:
+It drives Plugboard's own remote-connector path, wired by `app.wiring.build_core` as the app is, minus Slack:
 
 - the server is proposed and confirmed through `ServerService` (SQLite in a temp dir, secrets in a `SecretBox`),
   which starts a `ServerActor` through `SessionManager` and `RemoteLauncher`;
@@ -50,13 +50,13 @@ from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
-from app.bootstrap import SESSION_RESPONSE_CAP, describe_egress_error
 from app.domain.owner import Owner
-from app.domain.policy import LocalServerPolicy
+from app.domain.policy import Policy, ToolPolicy
 from app.domain.remote_config import NoAuth, OAuthAuth, RemoteServerConfig
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
-from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher
+from app.runtime.launcher import DirectLauncher, ServerFolders
+from app.runtime.remote_launcher import HttpClientFactory
 from app.runtime.server_actor import ActorTimings, ClientOptions
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
@@ -64,18 +64,14 @@ from app.security.crypto import Keyring, SecretBox
 from app.security.egress import guarded_client_factory
 from app.security.url_policy import EgressPolicy, check_url
 from app.services.connector_service import ConnectorService
-from app.services.local_gate import LocalGate
 from app.services.oauth_flows import OAuthFlows
-from app.services.server_gate import ServerGate, UrlCheck
+from app.services.server_gate import UrlCheck
 from app.services.server_service import ServerService
-from app.store.audit_log import AuditLog
-from app.store.config_mirror import ConfigMirror
-from app.store.database import Database
-from app.store.server_repository import ServerRepository
-from app.store.token_store import OAuthCredentialStore
+from app.settings import Settings
 from app.web.oauth_pages import COOKIE, oauth_routes
+from app.wiring import SESSION_RESPONSE_CAP, Core, CoreOverrides, build_core
 
-log = logging.getLogger("app.conformance_client")
+log = logging.getLogger("tests.conformance.conformance_client")
 
 # What the suite's auth/basic-cimd scenario expects as the client's CIMD URL (the mock AS never fetches it).
 CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
@@ -221,65 +217,61 @@ class HeadlessOwner:
             log.info("our /oauth/callback page: HTTP %s", done.status_code)
 
 
-# -- wiring (as app.bootstrap does it) ----------------------------------------------------------------------
+# -- wiring (app.wiring.build_core, with the harness's pieces) ---------------------------------------------------
 
 
 @dataclass
 class Harness:
-    db: Database
-    servers: ServerService
-    sessions: SessionManager
-    registry: ToolRegistry
-    connectors: ConnectorService
+    core: Core
     owner: HeadlessOwner
+
+    @property
+    def servers(self) -> ServerService:
+        return self.core.servers
+
+    @property
+    def sessions(self) -> SessionManager:
+        return self.core.sessions
+
+    @property
+    def registry(self) -> ToolRegistry:
+        return self.core.registry
+
+    @property
+    def connectors(self) -> ConnectorService:
+        return self.core.connectors
 
     @classmethod
     async def build(cls, data_dir: Path, mode: ConnectMode) -> Harness:
-        box = SecretBox(Keyring.parse("k1:" + base64.b64encode(secrets.token_bytes(32)).decode()))
-        db = await Database.open(data_dir / "plugboard.sqlite3")
-        repo = ServerRepository(db, box)
-        registry = ToolRegistry()
         factory = aliasing_factory(POLICY)
-        url_check = aliasing_check(POLICY)
-        flows = OAuthFlows(PUBLIC_URL)
-        connectors_ref: list[ConnectorService] = []
-        remote = RemoteLauncher(
-            factory,
-            oauth_for=lambda record: connectors_ref[0].session_auth(record),
-            needs_sign_in=lambda record: connectors_ref[0].needs_sign_in(record),
-            describe_http_error=describe_egress_error,
+        settings = Settings(  # nothing from .env or a policy file: the harness states what it needs
+            _env_file=None,
+            plugboard_data_dir=data_dir,
+            plugboard_public_url=PUBLIC_URL,
+            plugboard_policy_file=None,
+            plugboard_admin_servers_file=None,
         )
-        options = ClientOptions(mode=mode, elicitation_callback=accept_with_defaults)
-        sessions = SessionManager(remote, registry, TIMINGS, client_options=options)
-        gate = ServerGate(LocalGate(LocalServerPolicy(), None), url_check)
-        servers = ServerService(db, repo, AuditLog(db), ConfigMirror(data_dir), sessions, registry, gate)
-        connectors = ConnectorService(
-            servers,
-            OAuthCredentialStore(db, box),
-            flows,
-            factory,
-            url_check,
+        overrides = CoreOverrides(
+            # No denylist: the suite's tools are called whatever their names.
+            policy=Policy(tools=ToolPolicy(denylist=())),
+            box=SecretBox(Keyring.parse("k1:" + base64.b64encode(secrets.token_bytes(32)).decode())),
+            local_launcher=DirectLauncher(ServerFolders(data_dir)),  # never used: the suite's servers are remote
+            http_client_factory=factory,
+            url_check=aliasing_check(POLICY),
+            timings=TIMINGS,
+            client_options=ClientOptions(mode=mode, elicitation_callback=accept_with_defaults),
             client_metadata_url=CLIENT_METADATA_URL,
         )
-        connectors_ref.append(connectors)
-        background: set[asyncio.Task[None]] = set()
-
-        def on_status(record: ServerRecord, status: ServerStatus) -> None:
-            task = asyncio.get_running_loop().create_task(connectors.on_status(record, status))
-            background.add(task)
-            task.add_done_callback(background.discard)
-
-        sessions.on_status(on_status)
+        core = await build_core(settings, overrides)
+        flows = core.flows
         owner = HeadlessOwner(flows, Starlette(routes=oauth_routes(flows, secure_cookie=False)), factory)
-        connectors.notify_with(owner)
-        return cls(db, servers, sessions, registry, connectors, owner)
+        core.connectors.notify_with(owner)
+        return cls(core, owner)
 
     async def close(self) -> None:
-        await self.connectors.close()
-        await self.sessions.close()
+        await self.core.close()
         for task in list(self.owner.browsers):
             task.cancel()
-        await self.db.close()
 
     async def connect(self, url: str, auth: NoAuth | OAuthAuth) -> ServerRecord:
         """Add the server as an owner would (propose, confirm), sign in if it uses OAuth, wait until ready."""
@@ -389,7 +381,7 @@ async def main_async(url: str, scenario: str, revision: str, context: dict[str, 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if len(argv) < 2:
-        print("usage: python -m app.conformance_client <server-url>", file=sys.stderr)
+        print("usage: python -m tests.conformance.conformance_client <server-url>", file=sys.stderr)
         return 2
     raw_context = os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}"
     try:
