@@ -17,7 +17,7 @@ from typing import Any
 from app.domain.policy import Policy, PolicyError, exposing_read_only_paths, parse_policy
 from app.domain.tool_policy import Denylist
 from app.runtime.child_environment import admin_environment
-from app.runtime.errors import find
+from app.runtime.exception_chain import find
 from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, ServerFolders
 from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher, SessionCredentials
 from app.runtime.sandbox import SandboxLauncher
@@ -43,10 +43,10 @@ from app.settings import Settings
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
+from app.store.oauth_credentials import OAuthCredentialStore
 from app.store.pending_batches import PendingBatchRepository
 from app.store.revocation_signals import RevocationSignals
 from app.store.server_repository import ServerRepository
-from app.store.token_store import OAuthCredentialStore
 from app.store.tool_state_repository import ToolStateRepository
 
 log = logging.getLogger(__name__)

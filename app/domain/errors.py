@@ -7,7 +7,11 @@ PlugboardError
 ├── NotYourServer        an action named a server the caller does not own
 ├── ChangeExpired        a pending confirmation is gone (used, cancelled or too old)
 ├── ServerLimitReached   adding would take the owner past the admin's servers_per_owner
-└── ServerUnavailable    the server is not running / failed to start / call failed
+├── ServerUnavailable    the server is not running / failed to start / call failed
+├── InputsMissing        an import was confirmed before the secrets its file asks for were entered
+├── ToolNotFound         the server offers no tool of that name right now
+├── ConfirmationNeeded   allowing a risky tool needs a second yes (carries the definition's pin)
+└── NotAnAdmin           only admins may read everyone's audit log
 """
 
 from __future__ import annotations
@@ -72,3 +76,26 @@ class ServerLimitReached(PlugboardError):
 
 class ServerUnavailable(PlugboardError):
     pass
+
+
+class InputsMissing(PlugboardError):
+    def __init__(self) -> None:
+        super().__init__("Enter the secrets this file asks for first (the *Enter secrets* button).")
+
+
+class ToolNotFound(PlugboardError):
+    def __init__(self, server: str, tool: str) -> None:
+        super().__init__(f"`{server}` offers no tool `{tool}` right now. Try `/mcp tools {server}`.")
+
+
+class ConfirmationNeeded(PlugboardError):
+    """Allowing this tool needs an explicit second yes (it is on the risky-tool denylist)."""
+
+    def __init__(self, message: str, pin: str) -> None:
+        super().__init__(message)
+        self.pin = pin  # the definition the warning is about; the confirmation must be for this one
+
+
+class NotAnAdmin(PlugboardError):
+    def __init__(self) -> None:
+        super().__init__("Only Plugboard admins can read everyone's audit log.")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.domain.errors import InvalidConfig
+from app.domain.text_rules import has_invisible
 
 MAX_COMMAND_BYTES = 256
 MAX_ARGS = 64
@@ -180,7 +180,7 @@ def _text_problem(
         return f"{label} contains control characters."
     if _SURROGATE.search(value):
         return f"{label} contains invalid Unicode (a lone surrogate)."
-    if shown and _has_invisible(value):
+    if shown and has_invisible(value):
         return (
             f"{label} contains invisible characters (zero-width, bidi or other format characters): "
             "what you confirm must be exactly what runs."
@@ -190,12 +190,6 @@ def _text_problem(
     if not allow_empty and not value:
         return f"{label} is empty."
     return None
-
-
-def _has_invisible(value: str) -> bool:
-    # The confirmation strips these before showing text, so a value holding them would run differently from
-    # how it looks.
-    return any("\x80" <= ch <= "\x9f" or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def _env_problem(env: dict[str, str]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,30 @@ class ServerRecord(BaseModel):
     version: int
     created_at: float
     updated_at: float
+
+    @classmethod
+    def approved_new(
+        cls,
+        owner: Owner,
+        name: str,
+        config: ServerConfig,
+        *,
+        enabled: bool,
+        now: float,
+        record_id: str | None = None,
+    ) -> ServerRecord:
+        """A first version of a server whose config the owner has approved as it stands."""
+        return cls(
+            id=record_id if record_id is not None else uuid.uuid4().hex,
+            owner=owner,
+            name=name,
+            config=config,
+            enabled=enabled,
+            approved_hash=config.approval_hash(),
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
 
     @property
     def approved(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.domain.names import EXPOSED_TOOL_NAME
+from app.domain.text_rules import has_zero_width_or_bidi
 
 ToolState = Literal["allowed", "denied", "held"]
 
@@ -86,7 +87,6 @@ _INSTRUCTIONS = re.compile(
     r"|~/\.ssh|\bid_rsa\b|\.aws/credentials",
     re.I,
 )
-_HIDDEN = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def poisoning(tool: ToolDefinition) -> str | None:
@@ -95,7 +95,7 @@ def poisoning(tool: ToolDefinition) -> str | None:
     for text in texts:
         if match := _INSTRUCTIONS.search(text):
             return f"its description talks to the AI rather than to you ({match.group(0)[:40]!r})"
-    if any(_HIDDEN.search(text) for text in texts):
+    if any(has_zero_width_or_bidi(text) for text in texts):
         return "its description hides zero-width or bidi characters"
     return None
 

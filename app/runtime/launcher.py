@@ -15,7 +15,7 @@ from mcp.client._transport import TransportStreams
 from app.domain.local_config import DEFAULT_CHILD_PATH, LocalServerConfig
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import child_environment
-from app.runtime.errors import find
+from app.runtime.exception_chain import find
 from app.runtime.stderr_ring import StderrRing
 from app.runtime.stdio_transport import bounded_stdio
 

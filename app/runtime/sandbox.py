@@ -28,7 +28,7 @@ from app.domain.local_config import DEFAULT_CHILD_PATH, LocalServerConfig
 from app.domain.policy import Limits, LocalServerPolicy, NetworkMode
 from app.domain.server import ServerRecord
 from app.runtime.child_environment import admin_paths, child_environment
-from app.runtime.errors import find
+from app.runtime.exception_chain import find
 from app.runtime.launcher import LaunchError, LocalLauncherBase, ServerFolders, local_config
 from app.runtime.process_limits import ProcessLimiter
 from app.runtime.sandbox_home import HomeError, OwnerShares, QuotaHomes, SandboxIdentities, delete_server_folder

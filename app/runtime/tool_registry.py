@@ -5,8 +5,6 @@ Every tool carries its policy state; only `allowed` ones are visible to calls an
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import replace
 
 import mcp_types as types
@@ -14,14 +12,13 @@ import mcp_types as types
 from app.domain.names import EXPOSED_TOOL_NAME, exposed_tool_name
 from app.domain.owner import Owner
 from app.domain.registered_tool import RegisteredTool
+from app.domain.text_rules import strip_invisible
 from app.domain.tool_policy import ToolDecision, ToolState
-
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def clean_description(text: str | None, limit: int) -> str:
     """Control and invisible characters removed, capped, so nothing hides in what the model or user reads."""
-    cleaned = "".join(ch for ch in _INVISIBLE.sub("", text or "") if unicodedata.category(ch) != "Cf")
+    cleaned = strip_invisible(text or "")
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 

@@ -66,17 +66,7 @@ class AdminServers:
         if config is None:
             return None
         digest = hashlib.sha256(f"{name}|{owner.id}".encode()).hexdigest()[:24]
-        return ServerRecord(
-            id=f"admin{digest}",
-            owner=owner,
-            name=name,
-            config=config,
-            enabled=True,
-            approved_hash=config.approval_hash(),
-            version=1,
-            created_at=0.0,
-            updated_at=0.0,
-        )
+        return ServerRecord.approved_new(owner, name, config, enabled=True, now=0.0, record_id=f"admin{digest}")
 
     async def visible(self, owner: Owner) -> list[ServerRecord]:
         """The admin servers this owner gets: those whose names the owner has not used for their own."""

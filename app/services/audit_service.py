@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from app.domain.audit import AuditEntry
-from app.domain.errors import PlugboardError
+from app.domain.errors import NotAnAdmin
 from app.domain.owner import Owner
 
 MAX_ENTRIES = 50
@@ -17,11 +17,6 @@ class AuditReader(Protocol):
     async def recent(self, owner: Owner, limit: int = 20) -> list[AuditEntry]: ...
 
     async def recent_all(self, limit: int = 20) -> list[AuditEntry]: ...
-
-
-class NotAnAdmin(PlugboardError):
-    def __init__(self) -> None:
-        super().__init__("Only Plugboard admins can read everyone's audit log.")
 
 
 class AuditService:

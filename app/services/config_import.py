@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,9 +19,9 @@ from app.domain.config_batch import BatchItem, ImportPlan, PendingBatch, Source,
 from app.domain.config_document import ConfigDocument
 from app.domain.errors import (
     ChangeExpired,
+    InputsMissing,
     InvalidConfig,
     NotYourServer,
-    PlugboardError,
     ServerLimitReached,
     ServerNameTaken,
 )
@@ -37,11 +36,6 @@ from app.store.config_mirror import LOCAL_FILE, REMOTE_FILE, document_text, loca
 from app.store.database import Database
 from app.store.pending_batches import PendingBatchRepository
 from app.store.server_repository import ServerRepository
-
-
-class InputsMissing(PlugboardError):
-    def __init__(self) -> None:
-        super().__init__("Enter the secrets this file asks for first (the *Enter secrets* button).")
 
 
 @dataclass(frozen=True)
@@ -248,17 +242,7 @@ class ConfigImportService:
                 if current is None:
                     if item.name in names:
                         raise ServerNameTaken(item.name)
-                    record = ServerRecord(
-                        id=uuid.uuid4().hex,
-                        owner=owner,
-                        name=item.name,
-                        config=config,
-                        enabled=item.enabled,
-                        approved_hash=config.approval_hash(),
-                        version=1,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    record = ServerRecord.approved_new(owner, item.name, config, enabled=item.enabled, now=now)
                     await repo.insert(conn, record)
                 else:
                     update = {"config": config, "approved_hash": config.approval_hash(), "enabled": item.enabled}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -254,17 +253,7 @@ class ServerService:
         if change.kind == "add":
             if change.name in names:
                 raise ServerNameTaken(change.name)
-            record = ServerRecord(
-                id=uuid.uuid4().hex,
-                owner=owner,
-                name=change.name,
-                config=change.config,
-                enabled=True,
-                approved_hash=change.config.approval_hash(),
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
+            record = ServerRecord.approved_new(owner, change.name, change.config, enabled=True, now=now)
             await self._repo.insert(conn, record)
             names.add(record.name)
         else:

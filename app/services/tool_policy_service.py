@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import mcp_types as types
 
-from app.domain.errors import NotYourServer, PlugboardError, ServerNotFound
+from app.domain.errors import ConfirmationNeeded, NotYourServer, PlugboardError, ServerNotFound, ToolNotFound
 from app.domain.owner import Owner
 from app.domain.registered_tool import RegisteredTool
 from app.domain.server import ServerRecord
@@ -51,19 +51,6 @@ class HeldChange:
 
 class HeldToolsNotifier(Protocol):
     async def tools_held(self, record: ServerRecord, changes: list[HeldChange]) -> None: ...
-
-
-class ConfirmationNeeded(PlugboardError):
-    """Allowing this tool needs an explicit second yes (it is on the risky-tool denylist)."""
-
-    def __init__(self, message: str, pin: str) -> None:
-        super().__init__(message)
-        self.pin = pin  # the definition the warning is about; the confirmation must be for this one
-
-
-class ToolNotFound(PlugboardError):
-    def __init__(self, server: str, tool: str) -> None:
-        super().__init__(f"`{server}` offers no tool `{tool}` right now. Try `/mcp tools {server}`.")
 
 
 def definition(tool: types.Tool) -> ToolDefinition:

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.names import exposed_tool_name, split_exposed_tool_name
 from app.domain.owner import Owner
+from app.slack.reply import Reply
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,8 @@ class CommandRequest:
     ack: AsyncAck
     respond: AsyncRespond
     client: AsyncWebClient
+
+    @property
+    def reply(self) -> Reply:
+        """The invoking conversation (through response_url), for answers sent after the ack."""
+        return Reply(self.client, self.owner, self.body.get("response_url"))

@@ -24,7 +24,6 @@ from app.slack.command_line import CommandRequest, McpCommand, parse_command, pa
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
 from app.slack.download import ConfigDownload
-from app.slack.reply import Reply
 from app.slack.requester import owner_from_body
 from app.slack.text import code, escape
 from app.slack.tool_commands import ToolCommands
@@ -149,8 +148,7 @@ class McpCommands:
         await req.ack()
         item = await self._servers.get(req.owner, name)
         record = await self._servers.set_enabled(req.owner, item.record.id, True)
-        reply = Reply(req.client, req.owner, req.body.get("response_url"))
-        await self._confirm.report(reply, [record], [], title=f"Enabled {name}")
+        await self._confirm.report(req.reply, [record], [], title=f"Enabled {name}")
 
     async def _disable(self, req: CommandRequest) -> None:
         name = _one_name(req.command, "disable")
@@ -184,7 +182,7 @@ class McpCommands:
         name = req.command.words[0] if req.command.words else None
         await req.ack()
         records = await self._servers.reload(req.owner, name)
-        reply = Reply(req.client, req.owner, req.body.get("response_url"))
+        reply = req.reply
         if not records:
             await reply.send("Nothing to reload.", _text_blocks("You have no enabled servers to reload."))
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,8 +17,8 @@ from app.slack import ids
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.connect_form import build_connect_modal, read_connect_form
 from app.slack.blocks.server_form import read_name
+from app.slack.edge import Request, slack_handler
 from app.slack.reply import Reply
-from app.slack.requester import owner_from_body, view_metadata
 from app.slack.text import escape
 
 _FIELDS = {
@@ -67,12 +66,11 @@ class ConnectFlow:
             trigger_id=trigger_id, view=build_connect_modal(metadata=metadata, name=name, config=config)
         )
 
-    async def submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        owner = owner_from_body(body)
-        values = view["state"]["values"]
-        metadata = view_metadata(view)
+    @slack_handler
+    async def submitted(self, req: Request) -> None:
+        ack, owner = req.ack, req.owner
+        values = req.view["state"]["values"]
+        metadata = req.metadata
         try:
             if server_id := metadata.get("server_id"):
                 record = await self._servers.owned(owner, server_id)
@@ -98,7 +96,7 @@ class ConnectFlow:
             await ack(response_action="errors", errors={ids.FIELD_URL: str(exc)})
             return
         await ack()
-        reply = Reply(client, owner, metadata.get("response_url") or None)
+        reply = req.reply
         if change is None:
             text = "Nothing changed; the server keeps its current connection."
             await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], replace=False)
@@ -106,31 +104,32 @@ class ConnectFlow:
         changes: list[tuple[PendingChange, RunConditions | None]] = [(change, None)]
         await reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)
 
-    async def prefilled(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    @slack_handler
+    async def prefilled(self, req: Request) -> None:
         """A remote entry found in an uploaded file: open the connect modal with its name and URL filled in."""
-        await ack()
+        await req.ack()
         try:
-            entry = json.loads(str(body["actions"][0].get("value", "{}")))
+            entry = json.loads(str(req.body["actions"][0].get("value", "{}")))
         except json.JSONDecodeError:
             entry = {}
         if not isinstance(entry, dict):
             entry = {}
         transport = entry.get("transport") if entry.get("transport") in ("http", "sse") else "auto"
         await self.open_modal(
-            client,
-            body["trigger_id"],
-            body.get("response_url", ""),
+            req.client,
+            req.body["trigger_id"],
+            req.response_url,
             name=str(entry.get("name", ""))[:32] or None,
             url=str(entry.get("url", ""))[:2048] or None,
             transport=str(transport),
         )
 
-    async def reconnect(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        owner = owner_from_body(body)
-        reply = Reply(client, owner, body.get("response_url"))
-        try:
-            record = await self._servers.owned(owner, str(body["actions"][0].get("value", "")))
+    @slack_handler
+    async def reconnect(self, req: Request) -> None:
+        await req.ack()
+        reply = req.reply
+        try:  # said without the usual ":x:", as this button always has
+            record = await self._servers.owned(req.owner, str(req.body["actions"][0].get("value", "")))
         except PlugboardError as exc:
             await reply.send(str(exc), [{"type": "section", "text": {"type": "mrkdwn", "text": escape(str(exc))}}])
             return

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.web.async_client import AsyncWebClient
-
 from app.domain.errors import InvalidConfig, PlugboardError, ServerNameTaken
 from app.domain.server import PendingChange
 from app.services.server_service import ServerService
 from app.slack import ids
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.server_form import local_only, read_config, read_name
-from app.slack.reply import Reply
-from app.slack.requester import owner_from_body, view_metadata
+from app.slack.edge import Request, slack_handler
 from app.slack.text import code
 
 _FORM_FIELDS = {ids.FIELD_NAME, ids.FIELD_COMMAND, ids.FIELD_ARGS, ids.FIELD_ENV, ids.FIELD_CWD}
@@ -32,11 +26,12 @@ class ServerSubmissions:
     def __init__(self, servers: ServerService) -> None:
         self._servers = servers
 
-    async def add(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        owner = owner_from_body(body)
-        values = view["state"]["values"]
+    @slack_handler
+    async def add(self, req: Request) -> None:
+        ack = req.ack
+        values = req.view["state"]["values"]
         try:
-            change = await self._servers.propose_add(owner, read_name(values), read_config(values))
+            change = await self._servers.propose_add(req.owner, read_name(values), read_config(values))
         except InvalidConfig as exc:
             await ack(response_action="errors", errors=_field_errors(exc.problems, _FORM_FIELDS))
             return
@@ -44,12 +39,13 @@ class ServerSubmissions:
             await ack(response_action="errors", errors={ids.FIELD_NAME: str(exc)})
             return
         await ack()
-        await self._ask(client, body, view, change)
+        await self._ask(req, change)
 
-    async def edit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        owner = owner_from_body(body)
-        values = view["state"]["values"]
-        metadata = view_metadata(view)
+    @slack_handler
+    async def edit(self, req: Request) -> None:
+        ack, owner = req.ack, req.owner
+        values = req.view["state"]["values"]
+        metadata = req.metadata
         present = _FORM_FIELDS - {ids.FIELD_NAME}
         try:
             record = await self._servers.owned(owner, str(metadata.get("server_id", "")))
@@ -64,15 +60,11 @@ class ServerSubmissions:
             return
         await ack()
         if change is None:
-            reply = Reply(client, owner, metadata.get("response_url") or None)
             text = f"Nothing that runs changed for {code(record.name)}; it keeps running as it was."
-            await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], replace=False)
+            await req.reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], replace=False)
             return
-        await self._ask(client, body, view, change)
+        await self._ask(req, change)
 
-    async def _ask(
-        self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any], change: PendingChange
-    ) -> None:
-        reply = Reply(client, owner_from_body(body), view_metadata(view).get("response_url") or None)
+    async def _ask(self, req: Request, change: PendingChange) -> None:
         changes = [(change, self._servers.conditions(change.config))]
-        await reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)
+        await req.reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)

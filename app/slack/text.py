@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
-# Control characters, zero-width and bidi overrides: invisible text must not hide in what we show.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+from app.domain.text_rules import strip_invisible
 
 
 def clean(text: str) -> str:
-    text = _INVISIBLE.sub("", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    """Invisible text must not hide in what we show."""
+    return strip_invisible(text)
 
 
 def escape(text: str) -> str:

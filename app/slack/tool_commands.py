@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
-from app.domain.errors import PlugboardError
+from app.domain.errors import ConfirmationNeeded, NotAnAdmin, PlugboardError
 from app.domain.names import exposed_tool_name
 from app.domain.owner import Owner
-from app.services.audit_service import AuditService, NotAnAdmin
-from app.services.tool_policy_service import PIN_SHOWN, ConfirmationNeeded, ToolPolicyService
+from app.services.audit_service import AuditService
+from app.services.tool_policy_service import PIN_SHOWN, ToolPolicyService
 from app.slack.blocks.audit import audit_blocks
 from app.slack.blocks.tools import allow_prompt_blocks, allow_prompt_text
 from app.slack.command_line import McpCommand, parse_tool_reference
-from app.slack.reply import Reply
-from app.slack.requester import owner_from_body
+from app.slack.edge import Request, reporting_errors, slack_handler
 from app.slack.text import code, escape
 from app.slack.tool_notices import parse_held_button_value
 
@@ -79,46 +76,39 @@ class ToolCommands:
 
     # -- buttons -----------------------------------------------------------------------------
 
-    async def confirm_allow(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        owner = owner_from_body(body)
-        reply = Reply(client, owner, body.get("response_url"))
-        server, _, rest = str(body["actions"][0].get("value", "")).partition(":")
+    @slack_handler
+    async def confirm_allow(self, req: Request) -> None:
+        await req.ack()
+        server, _, rest = str(req.body["actions"][0].get("value", "")).partition(":")
         tool, _, pin = rest.partition("@")
-        try:
-            await self._policy.allow(owner, server, tool, confirmed=True, pin_shown=pin)
-        except PlugboardError as exc:
-            await reply.send(escape(str(exc)), [_section(f":x: {escape(str(exc))}")])
-            return
-        await reply.send(
-            escape(f"Allowed {server}__{tool}"),
-            [_section(f":white_check_mark: {code(server + '__' + tool)} is allowed (you confirmed).")],
-        )
-
-    async def approve_held(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await self._held(ack, body, client, approve=True)
-
-    async def keep_held(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await self._held(ack, body, client, approve=False)
-
-    async def _held(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, approve: bool) -> None:
-        await ack()
-        owner = owner_from_body(body)
-        reply = Reply(client, owner, body.get("response_url"))
-        server_id, shown = parse_held_button_value(str(body["actions"][0].get("value", "")))
-        try:
-            decided, skipped = await self._policy.decide_held(owner, server_id, shown, approve=approve)
-        except PlugboardError as exc:
-            await reply.send(escape(str(exc)), [_section(f":x: {escape(str(exc))}")])
-            return
-        verb = "approved" if approve else "kept disabled"
-        lines = [f"Tools {verb}: {', '.join(code(n) for n in decided) or 'none'}"]
-        if skipped:
-            lines.append(
-                f"Not changed (decided already, or changed again since this message; see `/mcp tools`): "
-                f"{', '.join(code(n) for n in skipped)}"
+        async with reporting_errors(req.reply, escaped=True):
+            await self._policy.allow(req.owner, server, tool, confirmed=True, pin_shown=pin)
+            await req.reply.send(
+                escape(f"Allowed {server}__{tool}"),
+                [_section(f":white_check_mark: {code(server + '__' + tool)} is allowed (you confirmed).")],
             )
-        await reply.send(f"Tools {verb}", [_section("\n".join(lines))])
+
+    @slack_handler
+    async def approve_held(self, req: Request) -> None:
+        await self._held(req, approve=True)
+
+    @slack_handler
+    async def keep_held(self, req: Request) -> None:
+        await self._held(req, approve=False)
+
+    async def _held(self, req: Request, *, approve: bool) -> None:
+        await req.ack()
+        server_id, shown = parse_held_button_value(str(req.body["actions"][0].get("value", "")))
+        async with reporting_errors(req.reply, escaped=True):
+            decided, skipped = await self._policy.decide_held(req.owner, server_id, shown, approve=approve)
+            verb = "approved" if approve else "kept disabled"
+            lines = [f"Tools {verb}: {', '.join(code(n) for n in decided) or 'none'}"]
+            if skipped:
+                lines.append(
+                    f"Not changed (decided already, or changed again since this message; see `/mcp tools`): "
+                    f"{', '.join(code(n) for n in skipped)}"
+                )
+            await req.reply.send(f"Tools {verb}", [_section("\n".join(lines))])
 
 
 def _server_and_tool(command: McpCommand, verb: str) -> tuple[str, str]:

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.web.async_client import AsyncWebClient
-
 from app.domain.config_document import MAX_FILE_BYTES, decode_config_file, parse_config_document
 from app.domain.errors import PlugboardError
 from app.services.config_import import ConfigImportService
 from app.slack import ids
 from app.slack.blocks.config_review import read_secrets, secrets_modal, upload_modal
 from app.slack.command_line import CommandRequest
+from app.slack.edge import Request, reporting_errors, slack_handler
 from app.slack.file_fetch import SlackFiles, too_large
-from app.slack.reply import Reply
-from app.slack.requester import owner_from_body, view_metadata
-from app.slack.review_message import ReviewMessages, problem_text, text_blocks
-from app.slack.text import escape
+from app.slack.review_message import ReviewMessages, problem_text
 
 
 class UploadFlow:
@@ -35,11 +30,10 @@ class UploadFlow:
         view = upload_modal({"response_url": req.body.get("response_url", "")})
         await req.client.views_open(trigger_id=req.body["trigger_id"], view=view)
 
-    async def submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        owner = owner_from_body(body)
-        state = view["state"]["values"].get(ids.UPLOAD_FILE, {}).get(ids.VALUE, {})
+    @slack_handler
+    async def submitted(self, req: Request) -> None:
+        ack, owner, client = req.ack, req.owner, req.client
+        state = req.view["state"]["values"].get(ids.UPLOAD_FILE, {}).get(ids.VALUE, {})
         files = state.get("files") or []
         if len(files) != 1 or not isinstance(files[0], dict):
             await ack(response_action="errors", errors={ids.UPLOAD_FILE: "Choose one JSON config file."})
@@ -51,7 +45,7 @@ class UploadFlow:
             await ack(response_action="errors", errors={ids.UPLOAD_FILE: too_large(name, size, MAX_FILE_BYTES)})
             return
         await ack()
-        reply = Reply(client, owner, view_metadata(view).get("response_url") or None)
+        reply = req.reply
         try:
             name, content = await SlackFiles(client, max_bytes=MAX_FILE_BYTES).read(str(chosen.get("id", "")))
             document = parse_config_document(decode_config_file(content))
@@ -61,29 +55,24 @@ class UploadFlow:
             return
         await self._reviews.send(reply, owner, review, replace=False)
 
-    async def enter_secrets(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    @slack_handler
+    async def enter_secrets(self, req: Request) -> None:
         """The review's *Enter secrets…* button: a modal with one field per VS Code input."""
-        await ack()
-        owner = owner_from_body(body)
-        batch_id = str(body["actions"][0].get("value", ""))
-        try:
-            review = await self._imports.review(owner, batch_id)
-        except PlugboardError as exc:
-            reply = Reply(client, owner, body.get("response_url"))
-            await reply.send(str(exc), text_blocks(f":x: {escape(str(exc))}"), replace=False)
-            return
-        metadata = {"batch": batch_id, "response_url": body.get("response_url") or ""}
-        await client.views_open(trigger_id=body["trigger_id"], view=secrets_modal(review.plan.inputs, metadata))
+        await req.ack()
+        batch_id = str(req.body["actions"][0].get("value", ""))
+        async with reporting_errors(req.reply, replace=False):
+            review = await self._imports.review(req.owner, batch_id)
+            metadata = {"batch": batch_id, "response_url": req.body.get("response_url") or ""}
+            view = secrets_modal(review.plan.inputs, metadata)
+            await req.client.views_open(trigger_id=req.body["trigger_id"], view=view)
 
-    async def secrets_submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        owner = owner_from_body(body)
-        metadata = view_metadata(view)
-        batch_id = metadata.get("batch", "")
+    @slack_handler
+    async def secrets_submitted(self, req: Request) -> None:
+        ack, owner = req.ack, req.owner
+        batch_id = req.metadata.get("batch", "")
         try:
             inputs = (await self._imports.review(owner, batch_id)).plan.inputs
-            values = read_secrets(view["state"]["values"], inputs)
+            values = read_secrets(req.view["state"]["values"], inputs)
             empty = [index for index, item in enumerate(inputs) if not values[item.id]]
             if empty:
                 await ack(response_action="errors", errors={f"input_{i}": "Enter a value." for i in empty})
@@ -93,5 +82,4 @@ class UploadFlow:
             await ack(response_action="errors", errors={"input_0": problem_text(exc)[:2000]})
             return
         await ack()
-        reply = Reply(client, owner, metadata.get("response_url") or None)
-        await self._reviews.send(reply, owner, review)
+        await self._reviews.send(req.reply, owner, review)
