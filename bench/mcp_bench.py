@@ -7,7 +7,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -39,18 +38,7 @@ ADD_ARGUMENTS = {"a": 2, "b": 40}
 
 def tiny_record(name: str = "tiny", network: Literal["internet", "none"] | None = None) -> ServerRecord:
     config = LocalServerConfig(command=PYTHON, args=(TINY_SERVER,), network=network)
-    now = time.time()
-    return ServerRecord(
-        id=uuid.uuid4().hex,
-        owner=OWNER,
-        name=name,
-        config=config,
-        enabled=True,
-        approved_hash=config.approval_hash(),
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
+    return ServerRecord.approved_new(OWNER, name, config, enabled=True, now=time.time())
 
 
 def _bare_parameters(cwd: Path) -> StdioServerParameters:
