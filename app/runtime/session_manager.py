@@ -114,9 +114,11 @@ class SessionManager:
         await actor.stop()
         self._registry.withdraw(actor.record.owner, server_id)
 
-    async def notice(self, record: ServerRecord) -> str | None:
-        """What the owner should hear about this server's state on the host (a full home), if anything."""
-        return await asyncio.to_thread(self._launcher.notice, record)
+    def notice(self, record: ServerRecord) -> str | None:
+        """What the owner should hear about this server's state on the host (a full home), if anything.
+
+        Called after every tool call: one statvfs of a mounted local file system, cheaper than a thread hop."""
+        return self._launcher.notice(record)
 
     async def forget(self, record: ServerRecord) -> None:
         """A removed server: stop it, then delete what it kept on the host (its private home)."""

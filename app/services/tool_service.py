@@ -156,7 +156,7 @@ class ToolService:
                         **sizes,
                     },
                 )
-        notice = await self._sessions.notice(record)
+        notice = self._sessions.notice(record)
         return ToolOutcome(text, bool(result.is_error), cut, duration_ms, notice)
 
 

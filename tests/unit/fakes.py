@@ -165,7 +165,7 @@ class FakeSessions:
     async def wait_settled(self, server_id: str, timeout: float) -> ServerStatus:
         return self.status(server_id)
 
-    async def notice(self, record: ServerRecord) -> str | None:
+    def notice(self, record: ServerRecord) -> str | None:
         return None
 
     async def call_tool(self, server_id: str, tool_name: str, arguments: dict[str, Any]) -> types.CallToolResult:
