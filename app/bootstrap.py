@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from app.domain.policy import Policy
 from app.runtime.session_manager import SessionManager
+from app.services.assistant_service import NOT_CONFIGURED
 from app.services.config_edits import ConfigEdits
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
@@ -17,16 +19,21 @@ from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.settings import Settings
-from app.slack.config_edit_notices import ConfigEditDM
-from app.slack.connector_notices import ConnectorDM
+from app.slack.assistant_listeners import register_assistant
+from app.slack.assistant_views import SlackTurnViews
+from app.slack.blocks.config_review import review_fits_in_a_message
+from app.slack.config_edit_dm import ConfigEditDM
+from app.slack.connector_dm import ConnectorDM
+from app.slack.elicitation_dm import ElicitationDM
+from app.slack.held_tools_dm import HeldToolsDM
 from app.slack.listeners import register_listeners
-from app.slack.review_message import ReviewMessages
-from app.slack.tool_notices import HeldToolsDM
 from app.store.database import Database
 from app.store.mirror_watcher import MirrorWatcher
 from app.store.revocation_signals import RevocationSignals
 from app.web.routes import build_asgi
 from app.wiring import Core, build_core
+
+SLACK_CALL_TIMEOUT_SECONDS = 30
 
 
 @dataclass
@@ -37,6 +44,8 @@ class Plugboard:
     bolt: AsyncApp
     asgi: Starlette
     watcher: MirrorWatcher
+    # One HTTP connection pool for every Web API call (Bolt's per-request clients share it too).
+    slack_session: aiohttp.ClientSession | None = None
 
     @property
     def settings(self) -> Settings:
@@ -78,20 +87,31 @@ class Plugboard:
         return await self.servers.restore()
 
     def start_background(self) -> None:
-        """The watcher of the config files on disk (Edit Config and admin revocations); close() stops it."""
+        """The watcher of the config files on disk (Edit Config and admin revocations) and the reaper of idle
+        servers; close() stops both."""
         self.watcher.start()
+        if self.core.assistant is not None:
+            self.core.assistant.start_background()
+        self.core.sessions.start_reaper()
 
     async def close(self) -> None:
         """Stop every server (no child survives) and close the database."""
         await self.watcher.close()
         await self.core.close()
+        if self.slack_session is not None:
+            await self.slack_session.close()
 
 
 async def build(settings: Settings) -> Plugboard:
     core = await build_core(settings)
     assert settings.slack_bot_token is not None, "checked by Settings.missing() before build()"
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url())
-    edits = ConfigEdits(core.imports, core.servers, ConfigEditDM(client, ReviewMessages(core.imports)))
+    # Without a session of its own, slack_sdk opens a new connection for every call.
+    slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_CALL_TIMEOUT_SECONDS))
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url(), session=slack_session
+    )
+    core.imports.limit_reviews_to(review_fits_in_a_message)  # a review Slack cannot show is never kept
+    edits = ConfigEdits(core.imports, core.servers, ConfigEditDM(client))
     watcher = MirrorWatcher(core.mirror, RevocationSignals(core.data_dir), edits, max_file_bytes=edits.max_file_bytes)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt = AsyncApp(
@@ -102,6 +122,10 @@ async def build(settings: Settings) -> Plugboard:
     )
     core.tool_policy.notify_with(HeldToolsDM(client))
     core.connectors.notify_with(ConnectorDM(client))
+    core.elicitation.notify_with(ElicitationDM(client, minutes=core.elicitation.timeout_minutes))
+    assert core.assistant is not None, "build_core always builds the assistant (configured or not)"
+    core.assistant.render_with(SlackTurnViews(client))
+    register_assistant(bolt, core.assistant)  # first: see register_assistant
     register_listeners(
         bolt,
         core.servers,
@@ -111,6 +135,8 @@ async def build(settings: Settings) -> Plugboard:
         core.connectors,
         core.imports,
         settle_timeout=settings.plugboard_confirm_wait,
+        elicitation=core.elicitation,
+        assistant_unavailable=None if core.assistant.configured else NOT_CONFIGURED,
     )
     asgi = build_asgi(
         bolt,
@@ -118,4 +144,4 @@ async def build(settings: Settings) -> Plugboard:
         serve_slack_events=not settings.socket_mode,
         secure_cookie=settings.public_url.startswith("https://"),
     )
-    return Plugboard(core, bolt, asgi, watcher)
+    return Plugboard(core, bolt, asgi, watcher, slack_session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,24 @@ class Settings(BaseSettings):
     plugboard_request_timeout: float | None = Field(default=None, gt=0)
     plugboard_restart_backoff: float = Field(default=1.0, ge=0)
     plugboard_confirm_wait: float = Field(default=45.0, gt=0)
+
+    # fsync the database at every commit (survives a power cut); off: a crash of Plugboard still loses nothing.
+    plugboard_db_fsync_every_commit: bool = False
+
+    # The assistant's model (admin-set; the base URL is not subject to the users' egress guard).
+    plugboard_llm_provider: Literal["openai", "anthropic"] | None = None
+    plugboard_llm_model: str | None = None
+    plugboard_llm_api_key: SecretStr | None = None
+    plugboard_llm_base_url: str | None = None
+    plugboard_llm_max_tool_calls: int = Field(default=10, ge=1, le=100)
+    plugboard_llm_timeout: float = Field(default=60.0, gt=0, le=3600)
+
+    @property
+    def llm_configured(self) -> bool:
+        """A provider and a model are named; a key is needed too, except for a local server (Ollama, vLLM)."""
+        return bool(self.plugboard_llm_provider and self.plugboard_llm_model) and (
+            self.plugboard_llm_api_key is not None or self.plugboard_llm_base_url is not None
+        )
 
     @property
     def socket_mode(self) -> bool:

@@ -10,10 +10,14 @@ import asyncio
 import logging
 import os
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.agent.instructions import ASSISTANT_INSTRUCTIONS
+from app.agent.model_config import ModelConfig
+from app.agent.runner import AgentRunner
+from app.agent.tokens import TokenCounter
 from app.domain.policy import Policy, PolicyError, exposing_read_only_paths, parse_policy
 from app.domain.tool_policy import Denylist
 from app.runtime.child_environment import admin_environment
@@ -22,7 +26,7 @@ from app.runtime.launcher import DirectLauncher, Launcher, LauncherRouter, Serve
 from app.runtime.remote_launcher import HttpClientFactory, RemoteLauncher, SessionCredentials
 from app.runtime.sandbox import SandboxLauncher
 from app.runtime.sandbox_setup import sandbox_launcher
-from app.runtime.server_actor import PRODUCTION_CLIENT, ActorTimings, ClientOptions
+from app.runtime.server_actor import ActorTimings, ClientOptions
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
 from app.security.crypto import Keyring, SecretBox
@@ -30,9 +34,12 @@ from app.security.egress import EgressRefused, guarded_client_factory
 from app.security.url_policy import EgressPolicy, check_url
 from app.services.admin_servers import AdminServers, load_admin_servers
 from app.services.admin_service import AdminService
+from app.services.assistant_service import AssistantService
+from app.services.assistant_tools import ConversationTools
 from app.services.audit_service import AuditService
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
+from app.services.elicitation_service import ElicitationService
 from app.services.local_gate import LocalGate
 from app.services.oauth_flows import OAuthFlows
 from app.services.server_gate import ServerGate, UrlCheck
@@ -40,6 +47,8 @@ from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.settings import Settings
+from app.store.assistant_approvals import ApprovalModeRepository, ApprovalRepository
+from app.store.assistant_threads import ConversationRepository
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
@@ -47,6 +56,7 @@ from app.store.oauth_credentials import OAuthCredentialStore
 from app.store.pending_batches import PendingBatchRepository
 from app.store.revocation_signals import RevocationSignals
 from app.store.server_repository import ServerRepository
+from app.store.tool_catalog import ToolCatalog
 from app.store.tool_state_repository import ToolStateRepository
 
 log = logging.getLogger(__name__)
@@ -70,11 +80,13 @@ class Store:
         await self.db.close()
 
 
-async def open_store(data_dir: Path, keys: str | None, *, box: SecretBox | None = None) -> Store:
+async def open_store(
+    data_dir: Path, keys: str | None, *, box: SecretBox | None = None, fsync_every_commit: bool = False
+) -> Store:
     """Open the database in `data_dir` with the configured keys (else the data dir's key file, made on first run)."""
     if box is None:
         box = SecretBox(await asyncio.to_thread(Keyring.load_or_create, keys, data_dir))
-    db = await Database.open(data_dir / DATABASE_FILE)
+    db = await Database.open(data_dir / DATABASE_FILE, fsync_every_commit=fsync_every_commit)
     return Store(data_dir, box, db, ServerRepository(db, box), AuditLog(db))
 
 
@@ -118,6 +130,10 @@ class Core:
     flows: OAuthFlows
     connectors: ConnectorService
     imports: ConfigImportService
+    # MCP servers' questions to their owners mid-call; the Slack edge binds its notifier (`notify_with`).
+    elicitation: ElicitationService = field(default_factory=ElicitationService)
+    # The assistant; it answers "not set up" until the settings name a model. The Slack edge binds its views.
+    assistant: AssistantService | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -129,6 +145,8 @@ class Core:
 
     async def close(self) -> None:
         """Stop every server (no child survives) and close the database."""
+        if self.assistant is not None:
+            await self.assistant.close()
         await self.connectors.close()
         await self.sessions.close()
         await self.store.close()
@@ -151,11 +169,33 @@ async def build_core(settings: Settings, overrides: CoreOverrides | None = None)
         policy = await asyncio.to_thread(load_policy, settings.plugboard_policy_file)
     data_dir = settings.plugboard_data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = await open_store(data_dir, encryption_keys(settings), box=given.box)
+    store = await open_store(
+        data_dir, encryption_keys(settings), box=given.box, fsync_every_commit=settings.plugboard_db_fsync_every_commit
+    )
+    try:
+        return await _build_on(store, settings, policy, given, data_dir)
+    except BaseException:
+        await store.close()  # a refused start-up (policy, sandbox) must not leave the database threads running
+        raise
+
+
+async def _build_on(store: Store, settings: Settings, policy: Policy, given: CoreOverrides, data_dir: Path) -> Core:
     db, repo, audit = store.db, store.repo, store.audit
     limits = policy.limits
+    elicitation = ElicitationService()
     registry = ToolRegistry(description_limit=limits.description_chars)
-    tool_policy = ToolPolicyService(db, repo, ToolStateRepository(db), registry, audit, Denylist(policy.tools.denylist))
+    catalog = ToolCatalog(db)
+    tool_states = ToolStateRepository(db)
+    tool_policy = ToolPolicyService(
+        db,
+        repo,
+        tool_states,
+        registry,
+        audit,
+        Denylist(policy.tools.denylist),
+        catalog=catalog,
+        approval_modes=ApprovalModeRepository(db),
+    )
     timings = given.timings or ActorTimings(
         connect_timeout=settings.plugboard_connect_timeout or limits.connect_timeout_seconds,
         request_timeout=settings.plugboard_request_timeout or limits.request_timeout_seconds,
@@ -179,7 +219,8 @@ async def build_core(settings: Settings, overrides: CoreOverrides | None = None)
         max_live_per_owner=limits.live_servers_per_owner,
         max_live_total=limits.live_servers_total,
         tool_gate=tool_policy.evaluate,
-        client_options=given.client_options or PRODUCTION_CLIENT,
+        client_options=given.client_options or ClientOptions(elicitation_handler=elicitation.handle),
+        idle_seconds=limits.idle_minutes * 60,
     )
     sandbox = local_launcher if isinstance(local_launcher, SandboxLauncher) else None
     local_gate = LocalGate(
@@ -200,12 +241,11 @@ async def build_core(settings: Settings, overrides: CoreOverrides | None = None)
         registry,
         gate,
         max_servers_per_owner=limits.servers_per_owner,
+        catalog=catalog,
     )
     admin = AdminServers(
         await asyncio.to_thread(load_admin_servers, settings.plugboard_admin_servers_file),
-        sessions,
         repo,
-        gate,
         offered=policy.admin_servers_for == "everyone",
     )
     tools = ToolService(
@@ -217,6 +257,10 @@ async def build_core(settings: Settings, overrides: CoreOverrides | None = None)
         result_limit=limits.result_chars_slack,
         agent_result_limit=limits.result_chars_agent,
         admin=admin,
+        catalog=catalog,
+        tool_states=tool_states,
+        start_wait=settings.plugboard_confirm_wait,
+        starter=servers.ensure_started,  # a first use goes through the policy's checks, like any start
     )
     connectors = ConnectorService(
         servers,
@@ -231,7 +275,7 @@ async def build_core(settings: Settings, overrides: CoreOverrides | None = None)
     imports = ConfigImportService(
         db, PendingBatchRepository(db, store.box), repo, servers, audit, max_servers_per_owner=limits.servers_per_owner
     )
-    return Core(
+    core = Core(
         settings,
         policy,
         store,
@@ -245,6 +289,55 @@ async def build_core(settings: Settings, overrides: CoreOverrides | None = None)
         flows,
         connectors,
         imports,
+        elicitation=elicitation,
+    )
+    core.assistant = build_assistant(settings, policy, store, tools, tool_policy, elicitation)
+    return core
+
+
+def model_config(settings: Settings) -> ModelConfig | None:
+    """The assistant's model from the settings, or None when the admin has not configured one."""
+    if not settings.llm_configured or settings.plugboard_llm_provider is None or settings.plugboard_llm_model is None:
+        return None
+    key = settings.plugboard_llm_api_key
+    return ModelConfig(
+        provider=settings.plugboard_llm_provider,
+        model=settings.plugboard_llm_model,
+        api_key=key.get_secret_value() if key is not None else "not-needed",  # local servers take any key
+        base_url=settings.plugboard_llm_base_url,
+        timeout_seconds=settings.plugboard_llm_timeout,
+        max_tool_calls=settings.plugboard_llm_max_tool_calls,
+    )
+
+
+def build_assistant(
+    settings: Settings,
+    policy: Policy,
+    store: Store,
+    tools: ToolService,
+    tool_policy: ToolPolicyService,
+    elicitation: ElicitationService,
+) -> AssistantService:
+    config = model_config(settings)
+    runner = (
+        AgentRunner(
+            config,
+            instructions=ASSISTANT_INSTRUCTIONS,
+            tokens=TokenCounter(config.model, cache_dir=store.data_dir / "tiktoken"),
+        )
+        if config is not None
+        else None
+    )
+    modes = ApprovalModeRepository(store.db)  # the same table ToolPolicyService writes `/mcp ask` into
+    return AssistantService(
+        runner,
+        ConversationRepository(store.db, store.box),
+        ApprovalRepository(store.db),
+        modes,
+        tools,
+        ConversationTools(tools, tool_policy, modes),
+        policy.assistant,
+        elicitation=elicitation,
     )
 
 

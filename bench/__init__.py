@@ -1,5 +1,5 @@
-"""Benchmarks: Plugboard's overhead as ratios against the bare MCP SDK / a bare Bolt app, measured in one run.
+"""`make bench`: Plugboard against bare baselines measured in the same run, as separate processes over real sockets.
 
-Run with `python -m bench` (or `make bench`); results are printed as a table and written to
-`bench/results.json`. There are no pass/fail thresholds: the numbers are for people to read.
+Never part of `make test` (nothing under tests/ imports it): it prints figures and ratios for people to judge,
+with the goals of issue 13 beside them, and writes bench/results.json.
 """

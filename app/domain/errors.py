@@ -11,7 +11,13 @@ PlugboardError
 ├── InputsMissing        an import was confirmed before the secrets its file asks for were entered
 ├── ToolNotFound         the server offers no tool of that name right now
 ├── ConfirmationNeeded   allowing a risky tool needs a second yes (carries the definition's pin)
-└── NotAnAdmin           only admins may read everyone's audit log
+├── NotAnAdmin           only admins may read everyone's audit log
+├── AssistantBusy        too many assistant turns at once or too fast (carries when to retry)
+├── NotYourApproval      someone other than the asker clicked an approval button
+├── ApprovalClosed       the approval was already answered, expired or superseded
+├── NotRunnable          a tool's policy state (denied, held) keeps the Run form from calling it
+├── ElicitationGone      a server's question is no longer waiting for an answer
+└── NotYourElicitation   someone other than the server's owner tried to answer its question
 """
 
 from __future__ import annotations
@@ -96,6 +102,48 @@ class ConfirmationNeeded(PlugboardError):
         self.pin = pin  # the definition the warning is about; the confirmation must be for this one
 
 
+class UsageError(PlugboardError):
+    """A command typed the wrong way; the message shows the right form."""
+
+
+class FileNotReadable(PlugboardError):
+    """A file shared with the app could not be read from Slack; the message says why, and that nothing changed."""
+
+
 class NotAnAdmin(PlugboardError):
     def __init__(self) -> None:
         super().__init__("Only Plugboard admins can read everyone's audit log.")
+
+
+class AssistantBusy(PlugboardError):
+    """Too many turns at once or too fast for one person: say when to try again."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class NotYourApproval(PlugboardError):
+    """Someone other than the asker clicked an approval button in a shared thread."""
+
+    def __init__(self, owner_user_id: str) -> None:
+        super().__init__(f"Only <@{owner_user_id}> can approve this.")
+        self.owner_user_id = owner_user_id
+
+
+class ApprovalClosed(PlugboardError):
+    """The approval was already answered, expired or superseded."""
+
+
+class NotRunnable(PlugboardError):
+    """The tool exists but its policy state (denied, held) keeps it from being called."""
+
+
+class ElicitationGone(PlugboardError):
+    def __init__(self) -> None:
+        super().__init__("This request is no longer waiting for an answer (answered, declined or expired).")
+
+
+class NotYourElicitation(PlugboardError):
+    def __init__(self) -> None:
+        super().__init__("This request is for someone else; only the person whose server asked can answer it.")

@@ -108,6 +108,8 @@ class Limits(_Strict):
     servers_per_owner: int = Field(default=20, ge=1, le=500)
     live_servers_per_owner: int = Field(default=10, ge=1, le=500)
     live_servers_total: int = Field(default=200, ge=1, le=10000)
+    # A running server nobody has used for this long is stopped (it starts again on its next use).
+    idle_minutes: float = Field(default=10, gt=0, le=7 * 24 * 60)
     connect_timeout_seconds: float = Field(default=30, gt=0, le=600)
     # The first start of an npx/uvx/… server downloads the package before the handshake.
     first_start_timeout_seconds: float = Field(default=300, gt=0, le=3600)
@@ -147,8 +149,21 @@ class ToolPolicy(_Strict):
         return patterns
 
 
+class AssistantPolicy(_Strict):
+    """The Plugboard assistant (an LLM using each person's tools), when the app's settings configure a model."""
+
+    # Answer @mentions in channels (DMs always work). Raw tool results are never posted in a channel either way.
+    in_channels: bool = True
+    # Per person: turns started per minute, and turns running at once (further messages are told when to retry).
+    turns_per_minute: int = Field(default=10, ge=1, le=1000)
+    concurrent_turns: int = Field(default=2, ge=1, le=100)
+    # How long a tool call waits for its owner's Allow / Deny before the model is told the approval expired.
+    approval_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
 class Policy(_Strict):
     local_servers: LocalServerPolicy = LocalServerPolicy()
+    assistant: AssistantPolicy = AssistantPolicy()
     limits: Limits = Limits()
     remote: RemotePolicy = RemotePolicy()
     tools: ToolPolicy = ToolPolicy()

@@ -51,10 +51,22 @@ DESCRIPTIONS: dict[str, str] = {
     "local_servers.uid_count": "How many uids that range holds: at most this many owners can run local servers.",
     "local_servers.tun_gid": "The group that may open `/dev/net/tun` (slirp4netns runs with it, servers never "
     "do); outside the uid range, and one value for every Plugboard on the host.",
+    "assistant.in_channels": "Whether the assistant answers @mentions in channels (DMs always work when a model "
+    "is configured). Either way, raw tool results are never posted in a channel, only the model's answer.",
+    "assistant.turns_per_minute": "Assistant turns one person may start per minute; beyond it they are told when "
+    "to try again.",
+    "assistant.concurrent_turns": "Assistant turns of one person running at the same time (one per thread; "
+    "further messages in a thread wait their turn).",
+    "assistant.approval_minutes": "How long a tool call waits for its owner's Allow / Deny in the thread before the "
+    "model is told the approval expired.",
     "limits.servers_per_owner": "Servers one person may have (local and remote, enabled or not); checked when "
     "proposed and again when confirmed.",
     "limits.live_servers_per_owner": "Servers of one person running at the same time.",
-    "limits.live_servers_total": "Servers running at the same time on this Plugboard, everyone's together.",
+    "limits.live_servers_total": "Servers running at the same time on this Plugboard, everyone's together. At the "
+    "cap, starting one stops the least recently used idle server; when every running server is busy, a start waits "
+    "up to 30 s for one to finish and then answers that Plugboard is busy.",
+    "limits.idle_minutes": "A running server nobody has used for this many minutes is stopped; nothing in flight is "
+    "cut, and it starts again on its next use (servers start on first use, never at boot).",
     "limits.connect_timeout_seconds": "How long a server may take to start and finish the MCP handshake.",
     "limits.first_start_timeout_seconds": "How long the first start of an `npx`/`uvx`/… server may take: it "
     "downloads the package before the handshake (never less than `connect_timeout_seconds`).",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-State = Literal["stopped", "starting", "ready", "error", "needs_auth"]
+# idle: stored and enabled but not running (servers start on first use); never a runtime state.
+State = Literal["stopped", "starting", "ready", "error", "needs_auth", "idle"]
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,19 @@ class ServerStatus:
             return "needs re-authentication"
         if self.state == "starting":
             return "starting…"
+        if self.state == "idle":
+            if self.detail:  # never listed its tools yet
+                return f"idle — {self.detail}"
+            return f"idle — {self.tool_count} tool{'s' if self.tool_count != 1 else ''}, starts on first use"
         return self.detail or "stopped"
 
 
 STOPPED = ServerStatus("stopped")
 DISABLED = ServerStatus("stopped", "disabled")
+
+
+def idle(tool_count: int | None) -> ServerStatus:
+    """A stored, enabled server that is not running; `tool_count` from its last listing (None: never listed)."""
+    if tool_count is None:
+        return ServerStatus("idle", "starts on first use")
+    return ServerStatus("idle", tool_count=tool_count)

@@ -53,6 +53,10 @@ class Launcher(Protocol):
         """Something about the server on the host its owner should know (e.g. its home is full), else None."""
         ...
 
+    def copies_can_overlap(self, record: ServerRecord) -> bool:
+        """True when a second copy of this server may start while the first still runs (a hot restart)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -96,6 +100,9 @@ class LauncherRouter:
 
     def notice(self, record: ServerRecord) -> str | None:
         return self._for(record).notice(record)
+
+    def copies_can_overlap(self, record: ServerRecord) -> bool:
+        return self._for(record).copies_can_overlap(record)
 
     def close(self) -> None:
         self._local.close()
@@ -141,6 +148,9 @@ class DirectLauncher(LocalLauncherBase):
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
         return bounded_stdio(self.parameters(record), errlog=stderr.writer)
+
+    def copies_can_overlap(self, record: ServerRecord) -> bool:
+        return True  # plain child processes: the old copy's exit touches nothing the new one uses
 
     def forget(self, record: ServerRecord) -> None:
         shutil.rmtree(self._folders.home(record).parent, ignore_errors=True)

@@ -125,6 +125,10 @@ class RemoteLauncher:
             return True
         return False
 
+    def copies_can_overlap(self, record: ServerRecord) -> bool:
+        # Two copies of an OAuth server could both refresh, and a rotated refresh token would sign the other out.
+        return not isinstance(remote_config(record).auth, OAuthAuth)
+
     def needs_authorization(self, record: ServerRecord) -> bool:
         config = remote_config(record)
         if isinstance(config.auth, OAuthAuth):

@@ -9,6 +9,7 @@ allows) the host's. The whole tree dies with the server. How the pieces fit: `do
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -173,13 +174,18 @@ class SandboxLauncher(LocalLauncherBase):
         self._bwrap = shutil.which("bwrap") or "bwrap"
         self._prlimit = shutil.which("prlimit") or "prlimit"
         self._setpriv = shutil.which("setpriv") or "setpriv"
+        # Each copy of a server gets cgroups of its own, so a hot restart's old copy never kills the new one.
+        self._copies = itertools.count(1)
 
     def open(self, record: ServerRecord, stderr: StderrRing) -> AbstractAsyncContextManager[TransportStreams]:
         return self._session(record, stderr)
 
+    def copies_can_overlap(self, record: ServerRecord) -> bool:
+        return True  # cgroups per copy; the home mount and the owner's shared folder are reference-counted
+
     @asynccontextmanager
     async def _session(self, record: ServerRecord, stderr: StderrRing) -> AsyncIterator[TransportStreams]:
-        key = f"{record.owner.id}-{record.id}"
+        key = f"{record.owner.id}-{record.id}-{next(self._copies)}"
         launch: _Launch | None = None
         try:
             launch = await anyio.to_thread.run_sync(self._prepare, record, key)

@@ -78,7 +78,8 @@ class QuotaHomes:
 
     def __init__(self, quota_mb: int) -> None:
         self._quota_bytes = quota_mb * 1024 * 1024
-        self._mounted: set[Path] = set()
+        # Each mounted home with how many running copies of its server use it (two during a hot restart).
+        self._mounted: dict[Path, int] = {}
         self._lock = threading.Lock()
         self._mkfs = shutil.which("mkfs.ext4", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or "mkfs.ext4"
 
@@ -89,16 +90,20 @@ class QuotaHomes:
     def mount(self, home: Path, uid: int, image: Path | None = None, size_mb: int | None = None) -> None:
         """Create the image on first use (sparse: it takes disk space only as the server writes), then mount it."""
         image = image or home.parent / IMAGE_NAME
+        with self._lock:
+            if self._mounted.get(home, 0) > 0:  # another copy of the server runs on it: share it
+                self._mounted[home] += 1
+                return
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         if os.path.ismount(home):  # left mounted by a crash: reuse it
             with self._lock:
-                self._mounted.add(home)
+                self._mounted[home] = self._mounted.get(home, 0) + 1
             return
         if not image.exists():
             self._make_image(image, uid, (size_mb * 1024 * 1024) if size_mb else self._quota_bytes)
         _check(["mount", "-o", "loop,nosuid,nodev", str(image), str(home)], "mount the server's home")
         with self._lock:
-            self._mounted.add(home)
+            self._mounted[home] = self._mounted.get(home, 0) + 1
         os.chown(home, uid, uid)
         os.chmod(home, 0o700)
         with contextlib.suppress(OSError):
@@ -118,12 +123,20 @@ class QuotaHomes:
     def unmount_all(self) -> None:
         with self._lock:
             homes = list(self._mounted)
+            self._mounted.clear()
         for home in homes:
-            self.unmount(home)
+            self._unmount(home)
 
     def unmount(self, home: Path) -> None:
+        """One copy of the server is done with its home; the last one unmounts it."""
         with self._lock:
-            self._mounted.discard(home)
+            users = self._mounted.pop(home, 0) - 1
+            if users > 0:
+                self._mounted[home] = users
+                return
+        self._unmount(home)
+
+    def _unmount(self, home: Path) -> None:
         if not os.path.ismount(home):
             return
         done = subprocess.run(["umount", str(home)], capture_output=True, timeout=30)

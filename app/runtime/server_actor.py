@@ -15,13 +15,14 @@ import anyio
 import mcp_types as types
 from mcp import Client
 from mcp.client.client import ConnectMode
-from mcp.client.session import ElicitationFnT, IncomingMessage
+from mcp.client.session import ClientRequestContext, ElicitationFnT, IncomingMessage
 from mcp.shared.exceptions import MCPError
 
 from app.domain.local_config import LocalServerConfig
 from app.domain.risk import runner_package
 from app.domain.server import ServerRecord
 from app.domain.status import ServerStatus
+from app.runtime.call_progress import current_progress
 from app.runtime.launcher import Launcher
 from app.runtime.stderr_hint import stderr_hint
 from app.runtime.stderr_ring import StderrRing
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 
 StatusListener = Callable[[ServerRecord, ServerStatus], None]
 ToolsListener = Callable[[ServerRecord, list[types.Tool]], Awaitable[None]]
+ElicitationAnswer = types.ElicitResult | types.ErrorData
+# Asks the server's owner what an `elicitation/create` request wants; lives above this layer (it talks to people).
+ElicitationHandler = Callable[[ServerRecord, types.ElicitRequestParams], Awaitable[ElicitationAnswer]]
+
+SAMPLING_REFUSED = (
+    "the server asked Plugboard to run a language model for it (MCP sampling), which Plugboard does not support"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class ActorTimings:
     restart_backoff_max: float = 60.0
     # Failed starts in a row (never ready in between) before the actor stops trying until the owner acts.
     max_failed_starts: int = 3
+    # What a tool call may spend waiting for its owner to answer the server's questions (elicitation), on top of
+    # request_timeout; the clock of request_timeout stops while a question is open.
+    elicitation_timeout: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class ClientOptions:
 
     mode: ConnectMode = "auto"  # the first handshake; reconnects then use the era the server answered in
     elicitation_callback: ElicitationFnT | None = None  # None: elicitation is not advertised
+    # Preferred over elicitation_callback: gets the server's record, and the call's clock stops while it runs.
+    elicitation_handler: ElicitationHandler | None = None
 
 
 PRODUCTION_CLIENT = ClientOptions()
@@ -78,7 +91,10 @@ class ServerActor:
         self._settled = asyncio.Event()
         self._scope: anyio.CancelScope | None = None
         self._task: asyncio.Task[None] | None = None
-        self._elicitation = options.elicitation_callback
+        self._ask = options.elicitation_handler
+        self._elicitation = self._on_elicit if options.elicitation_handler else options.elicitation_callback
+        self._calls: dict[anyio.CancelScope, float] = {}  # the server's own time left, for calls paused by a question
+        self._questions_open = 0
         self._mode: ConnectMode = options.mode
         # Every text built from what the server printed or raised goes through this before anyone sees it.
         self._redact = Redactor(record.config.secret_values())
@@ -112,7 +128,56 @@ class ServerActor:
         client = self._client
         if client is None or self.status.state != "ready":
             raise MCPError(code=types.CONNECTION_CLOSED, message=f"server is {self.status.label()}")
-        return await client.call_tool(name, arguments, read_timeout_seconds=timeout or self._timings.request_timeout)
+        limit = timeout or self._timings.request_timeout
+        progress = current_progress()
+        try:
+            if self._ask is None:
+                return await client.call_tool(name, arguments, read_timeout_seconds=limit, progress_callback=progress)
+            # The MCP read timeout cannot stop while a person answers the server's question, so it gets the
+            # person's time too; the server's own time is this scope's deadline, moved while a question is open.
+            with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
+                self._calls[scope] = limit
+                if self._questions_open:  # started while a question is open: its clock starts once answered
+                    scope.deadline = math.inf
+                try:
+                    return await client.call_tool(
+                        name,
+                        arguments,
+                        read_timeout_seconds=limit + self._timings.elicitation_timeout,
+                        progress_callback=progress,
+                    )
+                finally:
+                    del self._calls[scope]
+            raise MCPError(code=types.REQUEST_TIMEOUT, message=f"Request 'tools/call' timed out after {limit:g} s")
+        except MCPError as exc:
+            if exc.code == types.MISSING_REQUIRED_CLIENT_CAPABILITY and "sampling" in str(exc.message).lower():
+                raise MCPError(code=exc.code, message=SAMPLING_REFUSED) from None
+            raise
+
+    async def _on_elicit(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        assert self._ask is not None
+        self._pause_calls()
+        try:
+            return await self._ask(self.record, params)
+        finally:
+            self._resume_calls()
+
+    def _pause_calls(self) -> None:
+        self._questions_open += 1
+        if self._questions_open == 1:
+            now = anyio.current_time()
+            for scope in self._calls:
+                self._calls[scope] = max(scope.deadline - now, 0.0)
+                scope.deadline = math.inf
+
+    def _resume_calls(self) -> None:
+        self._questions_open -= 1
+        if self._questions_open == 0:
+            now = anyio.current_time()
+            for scope, left in self._calls.items():
+                scope.deadline = now + left
 
     # -- the actor's own task --------------------------------------------------------------
 

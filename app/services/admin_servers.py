@@ -1,13 +1,12 @@
 """Servers the admin provides to everyone (PLUGBOARD_ADMIN_SERVERS_FILE).
 
 Each owner gets their own process of each admin server (own sandbox home, own tool decisions), started
-lazily the first time the owner looks at or uses their tools. An owner's own server of the same name
+on the owner's first use of it, like their own servers. An owner's own server of the same name
 comes first: the admin's is then hidden for that owner.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 
@@ -16,9 +15,6 @@ from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
 from app.domain.server import ServerRecord
 from app.domain.server_map import parse_server_map
-from app.domain.status import ServerStatus
-from app.runtime.session_manager import SessionManager
-from app.services.server_gate import ServerGate
 from app.store.server_repository import ServerRepository
 
 MAX_FILE_BYTES = 64 * 1024
@@ -44,22 +40,13 @@ def load_admin_servers(path: Path | None) -> dict[str, LocalServerConfig]:
 
 
 class AdminServers:
-    def __init__(
-        self,
-        configs: dict[str, LocalServerConfig],
-        sessions: SessionManager,
-        repo: ServerRepository,
-        gate: ServerGate,
-        *,
-        offered: bool,
-        settle_seconds: float = 20.0,
-    ) -> None:
+    """The admin's servers as each owner gets them: a record per (owner, server), made when asked for, never kept.
+
+    Starting one is like starting an owner's own server (first use, `ServerService.ensure_started`)."""
+
+    def __init__(self, configs: dict[str, LocalServerConfig], repo: ServerRepository, *, offered: bool) -> None:
         self._configs = configs if offered else {}
-        self._sessions = sessions
         self._repo = repo
-        self._gate = gate
-        self._settle_seconds = settle_seconds
-        self._locks: dict[str, asyncio.Lock] = {}
 
     def record_for(self, owner: Owner, name: str) -> ServerRecord | None:
         config = self._configs.get(name)
@@ -75,23 +62,3 @@ class AdminServers:
         own = {record.name for record in await self._repo.list_for_owner(owner)}
         records = (self.record_for(owner, name) for name in sorted(self._configs) if name not in own)
         return [record for record in records if record is not None]
-
-    async def ensure_running(self, owner: Owner) -> list[tuple[ServerRecord, ServerStatus]]:
-        """Start this owner's copies that are not running yet and wait (bounded) until they settle."""
-        records = await self.visible(owner)
-        if not records:
-            return []
-        async with self._locks.setdefault(owner.id, asyncio.Lock()):
-            started = []
-            for record in records:
-                if self._sessions.is_live(record.id):
-                    continue
-                try:
-                    self._gate.check(record.config)
-                except InvalidConfig as exc:
-                    await self._sessions.refuse(record, str(exc))
-                    continue
-                await self._sessions.start(record)
-                started.append(record)
-            await asyncio.gather(*(self._sessions.wait_settled(r.id, self._settle_seconds) for r in started))
-        return [(record, self._sessions.status(record.id)) for record in records]

@@ -55,7 +55,7 @@ class ConfigEdits:
             problem = " ".join(exc.problems.values()) if isinstance(exc, InvalidConfig) else str(exc)
             await self._notifier.edit_refused(owner, LOCAL_FILE, problem)
             return
-        if review.batch is None:
+        if review.batch is None and not review.too_big_to_show:
             return  # e.g. only formatting changed: nothing to ask about
         await self._notifier.edit_to_review(owner, review)
 

@@ -1,9 +1,10 @@
 """Whole config files in and out: propose what a file would change, confirm it as one change, export.
 
 Uploads and on-disk edits of `mcp.json` both become a PendingBatch (nothing runs). Confirming applies every
-item in one transaction through ServerService.apply, which then rewrites the mirror and hot-reloads only the
-servers that changed. The same consent rules as `/mcp add` hold: the admin policy is checked when the batch is
-proposed and again when it is confirmed, and the owner has seen every command line that will run.
+item in one transaction through ServerService.apply_change, which then rewrites the mirror and hot-reloads only
+the servers that changed. The same consent rules as `/mcp add` hold: the admin policy is checked when the batch is
+proposed and again when it is confirmed, and the owner has seen every command line that will run. So a batch
+whose review cannot be shown whole (the edge says what fits, see `limit_reviews_to`) is never kept.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aiosqlite
 
@@ -42,7 +43,8 @@ from app.store.server_repository import ServerRepository
 class BatchReview:
     """What the owner is shown: the plan, how each added/changed server would run, and the batch to confirm.
 
-    `batch` is None when nothing would change (and nothing was stored)."""
+    `batch` is None when nothing would change, or when the review is too big to be shown whole
+    (`too_big_to_show`): either way nothing was stored, so nothing can be confirmed."""
 
     plan: ImportPlan
     filename: str
@@ -50,6 +52,15 @@ class BatchReview:
     source: Source
     batch: PendingBatch | None
     conditions: dict[str, RunConditions | None] = field(default_factory=dict)
+    too_big_to_show: bool = False
+
+    def withheld(self) -> BatchReview:
+        """This review with its batch dropped, because the owner could not see all of it."""
+        return replace(self, batch=None, too_big_to_show=True)
+
+
+ReviewFits = Callable[[BatchReview], bool]
+"""Whether a review can be shown to the owner whole (the edge knows its message limits)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,11 @@ class ConfigImportService:
         self._audit = audit
         self._max_servers = max_servers_per_owner
         self._clock = clock
+        self._fits: ReviewFits = lambda review: True
+
+    def limit_reviews_to(self, fits: ReviewFits) -> None:
+        """What the owner can be shown: a batch whose review does not fit is discarded, never kept half-seen."""
+        self._fits = fits
 
     # -- proposing (nothing runs) ------------------------------------------------------------
 
@@ -110,12 +126,15 @@ class ConfigImportService:
             plan=plan,
             created_at=now,
         )
+        review = BatchReview(plan, filename, document.kind, source, batch, conditions)
+        shown = self._fits(review)
         async with self._db.transaction() as conn:
             await self._batches.purge_before(conn, now - PENDING_CHANGE_TTL_SECONDS)
             if source == "disk":  # a newer edit of the file replaces the one still waiting
                 await self._batches.drop_for_owner(conn, owner, "disk")
-            await self._batches.insert(conn, batch)
-        return BatchReview(plan, filename, document.kind, source, batch, conditions)
+            if shown:
+                await self._batches.insert(conn, batch)
+        return review if shown else review.withheld()
 
     async def review(self, owner: Owner, batch_id: str) -> BatchReview:
         batch = await self._owned(owner, batch_id)
@@ -127,13 +146,17 @@ class ConfigImportService:
         plan = with_inputs(batch.plan, values, await self._servers.records(owner))
         conditions = self._conditions(plan)
         filled = batch.model_copy(update={"id": secrets.token_urlsafe(16), "plan": plan, "created_at": self._clock()})
+        review = BatchReview(plan, batch.filename, batch.kind, batch.source, filled, conditions)
+        shown = self._fits(review)
         async with self._db.transaction() as conn:
             if await self._batches.take(conn, batch.id) is None:
                 raise ChangeExpired()
             if plan.nothing_to_change(replace=True):
-                return BatchReview(plan, batch.filename, batch.kind, batch.source, None, conditions)
+                return replace(review, batch=None)
+            if not shown:
+                return review.withheld()
             await self._batches.insert(conn, filled)
-        return BatchReview(plan, batch.filename, batch.kind, batch.source, filled, conditions)
+        return review
 
     # -- deciding ----------------------------------------------------------------------------
 
@@ -152,7 +175,7 @@ class ConfigImportService:
             self._check_count(have, batch.plan, replace=replace or batch.always_replace)
             return await self._apply(conn, owner, batch, items, before)
 
-        return await self._servers.apply(owner, change)
+        return await self._servers.apply_change(owner, change)
 
     async def discard(self, owner: Owner, batch_id: str, *, restore_file: bool = True) -> PendingBatch | None:
         async with self._db.transaction() as conn:

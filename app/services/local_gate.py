@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +11,9 @@ from app.domain.local_config import LocalServerConfig
 from app.domain.policy import LocalServerPolicy
 from app.domain.risk import risk_flags
 from app.runtime.sandbox_mounts import WORKSPACE
+
+FILESYSTEM_LOOKUP_SECONDS = 10.0
+CACHED_LOOKUPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,30 @@ class LocalGate:
         home_quota_mb: int | None = None,
         hidden_paths: Callable[[LocalServerConfig], tuple[str, ...]] | None = None,
         command_problem: Callable[[LocalServerConfig], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._policy = policy
         self._sandbox_problem = sandbox_problem
         self._home_quota_mb = home_quota_mb
         self._hidden_paths = hidden_paths
         self._command_problem = command_problem
+        self._clock = clock
+        self._seen: dict[str, tuple[float, tuple[str, ...], str | None]] = {}
+
+    def _looked_up(self, config: LocalServerConfig) -> tuple[tuple[str, ...], str | None]:
+        """What the sandbox would not show of this config, from the file system: a few dozen lstat calls, so kept
+        for a short while (every `/mcp list` and App Home checks each server; an install shows within seconds)."""
+        key = config.approval_hash()
+        now = self._clock()
+        cached = self._seen.get(key)
+        if cached is not None and now - cached[0] < FILESYSTEM_LOOKUP_SECONDS:
+            return cached[1], cached[2]
+        hidden = self.hidden_paths(config)
+        problem = self._command_problem(config) if self._command_problem is not None else None
+        if len(self._seen) >= CACHED_LOOKUPS:
+            self._seen.clear()
+        self._seen[key] = (now, hidden, problem)
+        return hidden, problem
 
     def hidden_paths(self, config: LocalServerConfig) -> tuple[str, ...]:
         if self._policy.mode == "trusted" or self._hidden_paths is None:
@@ -74,8 +96,7 @@ class LocalGate:
             )
         if not sandboxed:
             return RunConditions(sandboxed=False, network="host", flags=tuple(risk_flags(config)))
-        hidden = self.hidden_paths(config)
-        problem = self._command_problem(config) if self._command_problem is not None else None
+        hidden, problem = self._looked_up(config)
         return RunConditions(
             sandboxed=True,
             network=network,

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -31,7 +31,7 @@ from app.domain.placeholders import plain_text_problem, unresolved_problem
 from app.domain.registered_tool import RegisteredTool
 from app.domain.server import PENDING_CHANGE_TTL_SECONDS, PendingChange, ServerRecord, diff_servers
 from app.domain.server_config import ServerConfig, summary
-from app.domain.status import DISABLED, ServerStatus
+from app.domain.status import DISABLED, STOPPED, ServerStatus, idle
 from app.runtime.sandbox_mounts import WORKSPACE
 from app.runtime.session_manager import SessionManager
 from app.runtime.tool_registry import ToolRegistry
@@ -41,7 +41,8 @@ from app.services.server_gate import ServerGate
 from app.store.audit_log import AuditLog
 from app.store.config_mirror import ConfigMirror
 from app.store.database import Database
-from app.store.server_repository import ServerRepository
+from app.store.server_repository import ServerRepository, records_without_secrets
+from app.store.tool_catalog import ToolCatalog
 
 T = TypeVar("T")
 
@@ -69,7 +70,15 @@ class ServerService:
         gate: ServerGate,
         max_servers_per_owner: int = 20,
         clock: Callable[[], float] = time.time,
+        catalog: ToolCatalog | None = None,
+        # One worker thread: the rewrite is CPU work under the GIL, and each more thread makes the event loop
+        # (acks, /healthz) wait longer for its turn; one keeps its waits at a switch interval (5 ms).
+        mirror_concurrency: int = 1,
     ) -> None:
+        self._catalog = catalog
+        self._mirror_concurrency = mirror_concurrency
+        self._syncing = 0
+        self._changed_while_syncing: set[str] = set()
         self._db = db
         self._repo = repo
         self._audit = audit
@@ -85,13 +94,14 @@ class ServerService:
 
     async def overview(self, owner: Owner) -> list[ServerOverview]:
         records = await self._repo.list_for_owner(owner)
-        return [self._overview(record) for record in records]
+        counts = await self._tool_counts(owner)
+        return [self._overview(record, counts) for record in records]
 
     async def get(self, owner: Owner, name: str) -> ServerOverview:
         record = await self._repo.get_by_name(owner, name)
         if record is None:
             raise ServerNotFound(name)
-        return self._overview(record)
+        return self._overview(record, await self._tool_counts(owner))
 
     async def owned(self, owner: Owner, server_id: str) -> ServerRecord:
         """The server with this id, only if `owner` owns it (ids in Slack payloads are attacker-controlled)."""
@@ -116,9 +126,27 @@ class ServerService:
             raise NotYourServer()
         return change
 
-    def _overview(self, record: ServerRecord) -> ServerOverview:
+    def _overview(self, record: ServerRecord, counts: dict[str, int]) -> ServerOverview:
         status = self._sessions.status(record.id) if record.enabled else DISABLED
+        if status == STOPPED and record.approved:  # stored, not running: it starts on first use, if it may
+            try:
+                self._gate.check(record.config)
+                status = idle(counts.get(record.id))
+            except InvalidConfig as exc:  # the policy changed since it was approved: say why it will not start
+                status = ServerStatus("error", "; ".join(exc.problems.values()))
         return ServerOverview(record, status, self._registry.for_server(record.owner, record.id))
+
+    async def _tool_counts(self, owner: Owner) -> dict[str, int]:
+        return await self._catalog.tool_counts(owner) if self._catalog is not None else {}
+
+    async def ensure_started(self, record: ServerRecord, timeout: float) -> ServerStatus:
+        """First use of a stored server: start it if it is enabled, approved and the policy lets it run, and wait
+        (bounded) until that start settles. A running server is only marked as used."""
+        if not record.enabled:
+            return DISABLED
+        if not self._sessions.is_live(record.id) and not await self._runnable([record]):
+            return self._sessions.status(record.id)  # refused by the policy (its status says why), or unapproved
+        return await self._sessions.ensure_started(record, timeout)
 
     # -- proposing (nothing runs) ------------------------------------------------------------
 
@@ -329,7 +357,7 @@ class ServerService:
     async def records(self, owner: Owner) -> list[ServerRecord]:
         return await self._repo.list_for_owner(owner)
 
-    async def apply(
+    async def apply_change(
         self, owner: Owner, change: Callable[[aiosqlite.Connection, dict[str, ServerRecord]], Awaitable[T]]
     ) -> T:
         """One read-modify-write of an owner's servers (e.g. a whole confirmed file): `change` gets the
@@ -353,6 +381,7 @@ class ServerService:
             if record is not None and record.owner != owner:
                 return
             await self._write_mirror(owner)
+            self._registry.touch(owner)  # cached lookups of this owner's servers are stale now
             if record is None or not record.enabled:
                 await self._sessions.stop(server_id)
 
@@ -370,13 +399,45 @@ class ServerService:
         return await self._sessions.wait_settled(server_id, timeout)
 
     async def restore(self) -> int:
-        """After a restart of the app: bring every enabled, approved server back, and rewrite mirrors."""
-        records = await self._repo.list_enabled()
-        for owner in await self._repo.list_owners():
-            await self._write_mirror(owner)
-        for record in await self._runnable(records):
-            await self._sessions.start(record)
-        return len(records)
+        """After a restart of the app: nothing is started (servers start on first use); mirror files that differ
+        from the database are rewritten in the background. Returns how many enabled servers are stored."""
+        enabled = await self._repo.count_enabled()
+        await self.sync_mirrors()
+        return enabled
+
+    async def sync_mirrors(self, rows_per_batch: int = 150) -> int:
+        """Rewrite every owner's mirror files that differ from the database, off the event loop, a few batches at
+        a time; nothing is decrypted (the files never hold a secret). Returns how many owners' files were rewritten.
+
+        An owner whose servers change meanwhile is skipped: that change writes their files itself."""
+        rows = await self._repo.public_rows()
+        batches: list[list[Any]] = []
+        for row in rows:  # batches end on an owner's last row (rows come ordered by owner)
+            if not batches or (len(batches[-1]) >= rows_per_batch and batches[-1][-1]["owner_id"] != row["owner_id"]):
+                batches.append([])
+            batches[-1].append(row)
+        self._syncing += 1
+        limit = asyncio.Semaphore(self._mirror_concurrency)
+
+        async def one(batch: list[Any]) -> int:
+            async with limit:
+                return await asyncio.to_thread(self._sync_batch, batch)
+
+        try:
+            return sum(await asyncio.gather(*(one(batch) for batch in batches)))
+        finally:
+            self._syncing -= 1
+            if not self._syncing:
+                self._changed_while_syncing.clear()
+
+    def _sync_batch(self, rows: list[Any]) -> int:
+        """In a worker thread: build each owner's records from the public rows and rewrite what differs."""
+        rewritten = 0
+        for owner, records in records_without_secrets(rows):
+            if owner.id in self._changed_while_syncing:
+                continue
+            rewritten += self._mirror.sync(owner, records)
+        return rewritten
 
     async def _runnable(self, records: tuple[ServerRecord, ...] | list[ServerRecord]) -> list[ServerRecord]:
         """The approved records the admin policy lets run now; a refused one gets the reason as its status."""
@@ -398,9 +459,10 @@ class ServerService:
     async def _committed(self, owner: Owner, before: dict[str, ServerRecord]) -> None:
         after = await self._snapshot(owner)
         await self._write_mirror(owner, list(after.values()))
+        self._registry.touch(owner)  # the assistant's per-thread tool lists are rebuilt on their next turn
         diff = diff_servers(before, after)
         # Never run a config its owner has not approved, whatever the diff says.
-        await self._sessions.apply(
+        await self._sessions.apply_diff(
             type(diff)(
                 start=tuple(await self._runnable(diff.start)),
                 stop=diff.stop,
@@ -409,6 +471,8 @@ class ServerService:
         )
 
     async def _write_mirror(self, owner: Owner, records: list[ServerRecord] | None = None) -> None:
+        if self._syncing:
+            self._changed_while_syncing.add(owner.id)
         if records is None:
             records = await self._repo.list_for_owner(owner)
         await asyncio.to_thread(self._mirror.write, owner, records)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import mcp_types as types
 
+from app.domain.assistant import ApprovalMode
 from app.domain.errors import ConfirmationNeeded, NotYourServer, PlugboardError, ServerNotFound, ToolNotFound
 from app.domain.owner import Owner
 from app.domain.registered_tool import RegisteredTool
@@ -22,10 +23,12 @@ from app.domain.tool_policy import (
     changed_fields,
     decide,
 )
-from app.runtime.tool_registry import ToolRegistry
+from app.runtime.tool_registry import ToolRegistry, registered_tools, stored_decision
+from app.store.assistant_approvals import ApprovalModeRepository
 from app.store.audit_log import AuditLog
 from app.store.database import Database
 from app.store.server_repository import ServerRepository
+from app.store.tool_catalog import ToolCatalog
 from app.store.tool_state_repository import ToolStateRepository
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,11 @@ class ToolPolicyService:
         registry: ToolRegistry,
         audit: AuditLog,
         denylist: Denylist,
+        catalog: ToolCatalog | None = None,
+        approval_modes: ApprovalModeRepository | None = None,
     ) -> None:
+        self._catalog = catalog
+        self._approval_modes = approval_modes
         self._db = db
         self._repo = repo
         self._states = states
@@ -88,6 +95,10 @@ class ToolPolicyService:
 
     def notify_with(self, notifier: HeldToolsNotifier) -> None:
         self._notifier = notifier
+
+    def risk_of(self, tool: ToolDefinition) -> str | None:
+        """Why this tool is on the risky-tool list (the assistant asks before calling one), or None."""
+        return self._denylist.match(tool)
 
     async def evaluate(self, record: ServerRecord, tools: list[types.Tool]) -> list[ToolDecision]:
         """Called by the runtime every time a server lists its tools (connect, reconnect, list_changed),
@@ -105,8 +116,14 @@ class ToolPolicyService:
         ]
         listed = ToolDecision(LISTED_MARKER, "denied", record.approved_hash, "tools listed for this approval", False)
         await self._states.replace_for_server(record.owner, record.id, [*decisions, listed])
-        before = self._last_seen.get(record.id, {})
-        self._last_seen[record.id] = {d.name: d for d in definitions}
+        if self._catalog is not None:
+            # The previous listing, from the catalog (across restarts too, and nothing kept in memory per server),
+            # then this listing replaces it there for listings while the server is not running.
+            before = {t.name: definition(t) for t in await self._catalog.tools_of(record.id)}
+            await self._catalog.store(record, [(t, definition(t).pin()) for t in tools])
+        else:
+            before = self._last_seen.get(record.id, {})
+            self._last_seen[record.id] = {d.name: d for d in definitions}
         if fresh:
             async with self._db.transaction() as conn:
                 await self._audit.append(
@@ -146,7 +163,35 @@ class ToolPolicyService:
                 f"`{server_name}__{tool_name}` changed after you were asked; run `/mcp allow` again to see it."
             )
         await self._set(record, tool, "allowed", "allowed by you" + (" despite the risky-tool list" if risky else ""))
+        await self._set_mode(record, tool, None)  # a plain allow ends "ask first"
         return tool
+
+    async def ask_first(self, owner: Owner, server_name: str, tool_name: str) -> RegisteredTool:
+        """`/mcp ask`: the assistant asks before every call of this (allowed) tool."""
+        record, tool = await self._tool(owner, server_name, tool_name)
+        if not tool.allowed:
+            exposed = f"{server_name}__{tool_name}"
+            raise PlugboardError(f"`{exposed}` is {tool.state}; allow it first with `/mcp allow {exposed}`.")
+        await self._set_mode(record, tool, "ask")
+        return tool
+
+    async def _set_mode(self, record: ServerRecord, tool: RegisteredTool, mode: ApprovalMode | None) -> None:
+        if self._approval_modes is None:
+            return
+        current = (await self._approval_modes.for_owner(record.owner)).get((record.id, tool.tool.name))
+        if mode is None and (current is None or current[0] != "ask"):
+            return  # nothing to clear ("always" from the assistant's button stays: it is also a yes)
+        pin = definition(tool.tool).pin()
+        await self._approval_modes.set(record.owner, record.id, tool.tool.name, mode, pin)
+        self._registry.touch(record.owner)
+        async with self._db.transaction() as conn:
+            await self._audit.append(
+                conn,
+                owner=record.owner,
+                action="tool_ask_first" if mode == "ask" else "tool_ask_cleared",
+                server_name=record.name,
+                detail={"tool": tool.tool.name, "pin": pin},
+            )
 
     async def deny(self, owner: Owner, server_name: str, tool_name: str) -> RegisteredTool:
         record, tool = await self._tool(owner, server_name, tool_name)
@@ -175,7 +220,7 @@ class ToolPolicyService:
         decided: list[str] = []
         skipped: list[str] = []
         for name, pin_shown in shown.items():
-            tool = self._registry.find(owner, server_id, name)
+            tool = await self._find(record, name)
             if tool is None or tool.state != "held" or not pin_shown or not tool.pin.startswith(pin_shown):
                 skipped.append(name)
                 continue
@@ -191,15 +236,30 @@ class ToolPolicyService:
     async def forget_server(self, server_id: str) -> None:
         self._last_seen.pop(server_id, None)
         await self._states.delete_server(server_id)
+        if self._catalog is not None:
+            await self._catalog.forget(server_id)
 
     async def _tool(self, owner: Owner, server_name: str, tool_name: str) -> tuple[ServerRecord, RegisteredTool]:
         record = await self._repo.get_by_name(owner, server_name)
         if record is None:
             raise ServerNotFound(server_name)
-        tool = self._registry.find(owner, record.id, tool_name)
+        tool = await self._find(record, tool_name)
         if tool is None:
             raise ToolNotFound(server_name, tool_name)
         return record, tool
+
+    async def _find(self, record: ServerRecord, tool_name: str) -> RegisteredTool | None:
+        """The tool from the live listing, or from the stored catalog while the server is not running."""
+        tool = self._registry.find(record.owner, record.id, tool_name)
+        if tool is not None or self._catalog is None or self._registry.has(record.owner, record.id):
+            return tool
+        listed = [t for t in await self._catalog.tools_of(record.id) if t.name == tool_name]
+        stored = (await self._states.for_server(record.id)).get(tool_name)
+        decision = stored_decision(tool_name, definition(listed[0]).pin(), stored) if listed else None
+        if decision is None:
+            return None
+        found = registered_tools(record.id, record.name, listed, [decision], self._registry.description_limit)
+        return found[0] if found else None
 
     async def _set(self, record: ServerRecord, tool: RegisteredTool, state: ToolState, reason: str) -> None:
         pin = definition(tool.tool).pin()

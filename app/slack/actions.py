@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from app.domain.errors import ChangeExpired
 from app.domain.remote_config import RemoteServerConfig
 from app.services.server_service import ServerService
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
+from app.slack.blocks.plain import text_blocks
 from app.slack.blocks.server_form import build_server_modal, local_only
 from app.slack.blocks.server_list import remove_prompt_blocks
 from app.slack.confirm_flow import ConfirmFlow
@@ -18,10 +18,6 @@ from app.slack.home import HomeTab
 from app.slack.text import code
 
 log = logging.getLogger(__name__)
-
-
-def _text(text: str) -> list[dict[str, Any]]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
 
 
 class ServerActions:
@@ -57,7 +53,7 @@ class ServerActions:
         await req.ack()
         for change_id in req.value.split(",")[:32]:
             await self._servers.cancel(req.owner, change_id)
-        await req.reply.send("Cancelled.", _text("Cancelled. Nothing was started or saved."))
+        await req.reply.send("Cancelled.", text_blocks("Cancelled. Nothing was started or saved."))
 
     @slack_handler
     async def server_menu(self, req: Request) -> None:
@@ -79,7 +75,9 @@ class ServerActions:
                 if verb == "enable":
                     await self._confirm.report(reply, [updated], [], title=f"Enabled {record.name}")
                 else:
-                    await reply.send(f"Disabled {record.name}", _text(f"{code(record.name)} is disabled and stopped."))
+                    await reply.send(
+                        f"Disabled {record.name}", text_blocks(f"{code(record.name)} is disabled and stopped.")
+                    )
             elif verb == "reconnect":
                 await self._connect.sign_in_again(record, reply)
             elif verb == "remove":
@@ -92,14 +90,14 @@ class ServerActions:
         await req.ack()
         record = await self._servers.remove(req.owner, req.value)
         await req.reply.send(
-            f"Removed {record.name}", _text(f":wastebasket: Removed {code(record.name)}; its process is stopped.")
+            f"Removed {record.name}", text_blocks(f":wastebasket: Removed {code(record.name)}; its process is stopped.")
         )
         await self._refresh_home(req)
 
     @slack_handler
     async def cancel_remove(self, req: Request) -> None:
         await req.ack()
-        await req.reply.send("Kept.", _text("Kept. Nothing was removed."))
+        await req.reply.send("Kept.", text_blocks("Kept. Nothing was removed."))
 
     @slack_handler
     async def open_add_modal(self, req: Request) -> None:

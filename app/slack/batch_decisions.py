@@ -9,10 +9,11 @@ from __future__ import annotations
 from app.domain.errors import PlugboardError
 from app.services.config_import import ConfigImportService
 from app.slack.blocks.confirmation import progress_blocks
+from app.slack.blocks.plain import text_blocks
 from app.slack.blocks.report import DONE
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.edge import Request, slack_handler
-from app.slack.review_message import problem_text, text_blocks
+from app.slack.review_message import problem_text
 from app.slack.text import code, escape
 
 

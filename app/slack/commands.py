@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
-
-from app.domain.errors import PlugboardError
+from app.domain.errors import UsageError
 from app.domain.remote_config import RemoteServerConfig
 from app.domain.server_map import parse_server_map
 from app.services.server_service import ServerService
 from app.services.tool_service import ToolService
+from app.slack.audit_command import AuditCommand
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.help import help_blocks, help_text
+from app.slack.blocks.plain import text_blocks
 from app.slack.blocks.server_form import build_server_modal, local_only
-from app.slack.blocks.server_list import remove_prompt_blocks, server_list_blocks
+from app.slack.blocks.server_list import admin_servers_block, remove_prompt_blocks, server_list_blocks
 from app.slack.blocks.tools import outcome_blocks, tools_blocks
-from app.slack.command_line import CommandRequest, McpCommand, parse_command, parse_tool_reference
+from app.slack.command_line import CommandRequest, McpCommand, parse_tool_reference
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
 from app.slack.download import ConfigDownload
-from app.slack.requester import owner_from_body
+from app.slack.edge import slack_command
 from app.slack.text import code, escape
 from app.slack.tool_commands import ToolCommands
 from app.slack.upload import UploadFlow
@@ -38,10 +35,6 @@ CALL_USAGE = (
 )
 
 
-def _text_blocks(text: str) -> list[dict[str, Any]]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
-
-
 class McpCommands:
     def __init__(
         self,
@@ -52,6 +45,8 @@ class McpCommands:
         connect: ConnectFlow,
         upload: UploadFlow,
         download: ConfigDownload,
+        audit: AuditCommand,
+        run: Handler,
     ) -> None:
         self._connect = connect
         self._servers = servers
@@ -70,26 +65,24 @@ class McpCommands:
             "tools": self._list_tools,
             "reload": self._reload,
             "call": self._call,
+            "run": run,
             "allow": self._allow,
             "deny": self._deny,
-            "audit": self._audit,
+            "ask": self._ask_first,
+            "audit": audit.show,
             "connect": self._open_connect,
             "upload": upload.open,
             "download": download.download,
         }
 
-    async def handle(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
-        command = parse_command(body.get("text", ""))
-        owner = owner_from_body(body)
-        handler = self._handlers.get(command.name)
+    @slack_command
+    async def handle(self, req: CommandRequest) -> None:
+        handler = self._handlers.get(req.command.name)
         if handler is None:
-            intro = f"I don't know `/mcp {escape(command.name[:40])}`. Here is what I can do:"
-            await ack(text=help_text(), blocks=help_blocks(intro), response_type="ephemeral")
+            intro = f"I don't know `/mcp {escape(req.command.name[:40])}`. Here is what I can do:"
+            await req.ack(text=help_text(), blocks=help_blocks(intro), response_type="ephemeral")
             return
-        try:
-            await handler(CommandRequest(command, owner, body, ack, respond, client))
-        except PlugboardError as exc:
-            await _answer(ack, respond, f":x: {escape(str(exc))}")
+        await handler(req)
 
     async def _help(self, req: CommandRequest) -> None:
         await req.ack(text=help_text(), blocks=help_blocks(), response_type="ephemeral")
@@ -99,10 +92,7 @@ class McpCommands:
         items = await self._servers.overview(req.owner)
         blocks = server_list_blocks(items)
         if provided := await self._tools.admin_servers(req.owner):
-            lines = ", ".join(f"{code(record.name)} ({escape(status.label())})" for record, status in provided)
-            blocks.append(
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Provided by your admin: {lines}"[:3000]}]}
-            )
+            blocks.append(admin_servers_block(provided))
         await req.respond(text=f"You have {len(items)} MCP server(s).", blocks=blocks, response_type="ephemeral")
 
     async def _add(self, req: CommandRequest) -> None:
@@ -157,7 +147,7 @@ class McpCommands:
         await self._servers.set_enabled(req.owner, item.record.id, False)
         await req.respond(
             text=f"Disabled {name}.",
-            blocks=_text_blocks(
+            blocks=text_blocks(
                 f"{code(name)} is disabled and its process stopped. `/mcp enable {escape(name)}` starts it again."
             ),
             response_type="ephemeral",
@@ -171,8 +161,7 @@ class McpCommands:
             status = await self._tools.server_status(req.owner, name)
             empty = f"{code(name)} has no tools right now ({escape(status.label())})."
         else:
-            await self._tools.admin_servers(req.owner)
-            tools = self._tools.all_tools(req.owner)
+            tools = await self._tools.catalog(req.owner, include_disabled=True)
             empty = "None of your servers is offering tools right now. See `/mcp list`."
         await req.respond(
             text=f"{len(tools)} tool(s)", blocks=tools_blocks(tools, empty=empty), response_type="ephemeral"
@@ -184,7 +173,7 @@ class McpCommands:
         records = await self._servers.reload(req.owner, name)
         reply = req.reply
         if not records:
-            await reply.send("Nothing to reload.", _text_blocks("You have no enabled servers to reload."))
+            await reply.send("Nothing to reload.", text_blocks("You have no enabled servers to reload."))
             return
         await self._confirm.report(reply, records, [], title="Reloaded")
 
@@ -209,9 +198,9 @@ class McpCommands:
         await req.ack()
         await self._tool_commands.deny(req.command, req.owner, req.respond)
 
-    async def _audit(self, req: CommandRequest) -> None:
+    async def _ask_first(self, req: CommandRequest) -> None:
         await req.ack()
-        await self._tool_commands.audit(req.command, req.owner, req.respond)
+        await self._tool_commands.ask_first(req.command, req.owner, req.respond)
 
     async def _open_connect(self, req: CommandRequest) -> None:
         await req.ack()
@@ -220,17 +209,5 @@ class McpCommands:
 
 def _one_name(command: McpCommand, verb: str) -> str:
     if len(command.words) != 1:
-        raise _UsageError(f"Usage: `/mcp {verb} <name>` (see `/mcp list` for names).")
+        raise UsageError(f"Usage: `/mcp {verb} <name>` (see `/mcp list` for names).")
     return command.words[0]
-
-
-class _UsageError(PlugboardError):
-    pass
-
-
-async def _answer(ack: AsyncAck, respond: AsyncRespond, text: str) -> None:
-    """Answer in the ack if it is still unsent, otherwise through response_url."""
-    if not ack.response:
-        await ack(text=text, response_type="ephemeral")
-    else:
-        await respond(text=text, response_type="ephemeral")

@@ -16,6 +16,7 @@ from app.services.server_service import ServerService
 from app.slack import ids
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
 from app.slack.blocks.connect_form import build_connect_modal, read_connect_form
+from app.slack.blocks.plain import text_blocks
 from app.slack.blocks.server_form import read_name
 from app.slack.edge import Request, slack_handler
 from app.slack.reply import Reply
@@ -99,7 +100,7 @@ class ConnectFlow:
         reply = req.reply
         if change is None:
             text = "Nothing changed; the server keeps its current connection."
-            await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], replace=False)
+            await reply.send(text, text_blocks(text), replace=False)
             return
         changes: list[tuple[PendingChange, RunConditions | None]] = [(change, None)]
         await reply.send(confirmation_text(changes), confirmation_blocks(changes), replace=False)
@@ -131,7 +132,7 @@ class ConnectFlow:
         try:  # said without the usual ":x:", as this button always has
             record = await self._servers.owned(req.owner, str(req.body["actions"][0].get("value", "")))
         except PlugboardError as exc:
-            await reply.send(str(exc), [{"type": "section", "text": {"type": "mrkdwn", "text": escape(str(exc))}}])
+            await reply.send(str(exc), text_blocks(escape(str(exc))))
             return
         await self.sign_in_again(record, reply)
 
@@ -143,7 +144,7 @@ class ConnectFlow:
         else:
             self._connectors.start_authorization(record)
             text = f"Reconnecting `{escape(record.name)}`: I'll DM you a Connect link to sign in."
-        await reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        await reply.send(text, text_blocks(text))
 
     async def link_clicked(self, ack: AsyncAck) -> None:
         """URL buttons still send block_actions; acknowledging is all there is to do."""

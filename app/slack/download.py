@@ -9,8 +9,8 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 
 from app.services.config_import import ConfigImportService
+from app.slack.blocks.plain import text_blocks
 from app.slack.command_line import CommandRequest
-from app.slack.review_message import text_blocks
 
 COMMENT = (
     "Your Plugboard MCP config. Secrets are not in it: each shows as `${secret:NAME}`, which keeps the stored "

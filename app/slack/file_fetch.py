@@ -12,7 +12,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from app.domain.errors import PlugboardError
+from app.domain.errors import FileNotReadable
 
 NO_ACCESS = (
     "Slack answered with a sign-in page instead of the file, so Plugboard has no access to it "
@@ -20,10 +20,6 @@ NO_ACCESS = (
 )
 _TIMEOUT = aiohttp.ClientTimeout(total=15)
 _SLACK_FILE_HOSTS = (".slack.com", ".slack-gov.com")
-
-
-class FileNotReadable(PlugboardError):
-    pass
 
 
 class SlackFiles:

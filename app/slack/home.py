@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.owner import Owner
@@ -12,30 +9,41 @@ from app.services.audit_service import AuditService
 from app.services.server_service import ServerService
 from app.services.tool_service import ToolService
 from app.slack.blocks.home import HomeContent, help_modal, home_view
+from app.slack.edge import Event, Request, slack_event, slack_handler
 
 RECENT_AUDIT = 5
 
 
 class HomeTab:
-    def __init__(self, servers: ServerService, tools: ToolService, audit: AuditService) -> None:
+    def __init__(
+        self,
+        servers: ServerService,
+        tools: ToolService,
+        audit: AuditService,
+        *,
+        assistant_unavailable: str | None = None,
+    ) -> None:
+        self._assistant_unavailable = assistant_unavailable
         self._servers = servers
         self._tools = tools
         self._audit = audit
 
-    async def opened(self, event: dict[str, Any], context: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("tab") != "home":
+    @slack_event
+    async def opened(self, event: Event) -> None:
+        if event.event.get("tab") != "home":
             return
-        owner = Owner(team_id=context["team_id"], user_id=event["user"], enterprise_id=context.get("enterprise_id"))
-        await self.publish(client, owner)
+        await self.publish(event.client, event.owner)
 
     async def publish(self, client: AsyncWebClient, owner: Owner) -> None:
         content = HomeContent(
             servers=await self._servers.overview(owner),
-            attention=[t for t in self._tools.all_tools(owner) if not t.allowed],
+            attention=[t for t in await self._tools.catalog(owner, include_disabled=True) if not t.allowed],
             audit=await self._audit.recent(owner, RECENT_AUDIT),
+            assistant_unavailable=self._assistant_unavailable,
         )
         await client.views_publish(user_id=owner.user_id, view=home_view(content))
 
-    async def open_help(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=help_modal())
+    @slack_handler
+    async def open_help(self, req: Request) -> None:
+        await req.ack()
+        await req.client.views_open(trigger_id=req.body["trigger_id"], view=help_modal())

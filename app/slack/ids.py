@@ -48,3 +48,24 @@ ENTER_SECRETS = "batch_secrets"
 CONFIRM_BATCH = "batch_confirm"
 REPLACE_BATCH = "batch_replace"
 CANCEL_BATCH = "batch_cancel"
+
+# the assistant: approvals in the thread, Retry under a failed answer, the thread's server selection
+APPROVE_CALL_ONCE = "assistant_approve_once"
+APPROVE_CALL_ALWAYS = "assistant_approve_always"
+DENY_CALL = "assistant_deny"
+RETRY_TURN = "assistant_retry"
+THREAD_TOOLS = "assistant_thread_tools"
+THREAD_TOOLS_MODAL = "assistant_thread_tools_modal"
+THREAD_SERVERS = "thread_servers"
+
+# the Run-tool form (/mcp run, Run buttons) and MCP elicitation (a server's question mid-call)
+RUN_TOOL = "run_tool"  # button value: the exposed tool name `server__tool`
+RUN_PICKER_MODAL = "run_tool_picker"
+RUN_PICKER_TOOL = "run_picked_tool"  # block_id of the picker's select
+RUN_FORM_MODAL = "run_tool_form"
+RUN_OPEN_PICKER = "run_open_picker"  # App Home's "Run a tool"
+ELICIT_OPEN = "elicit_open"  # button value: the request id
+ELICIT_DECLINE = "elicit_decline"
+ELICIT_OPEN_LINK = "elicit_open_link"
+ELICIT_LINK = "elicit_link"  # the url button shown after consent: Slack opens it, we only ack
+ELICIT_FORM_MODAL = "elicit_form"

@@ -10,18 +10,21 @@ from slack_bolt.async_app import AsyncApp
 from app.services.audit_service import AuditService
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
+from app.services.elicitation_service import ElicitationService
 from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.slack import ids
 from app.slack.actions import ServerActions
+from app.slack.audit_command import AuditCommand
 from app.slack.batch_decisions import BatchDecisions
 from app.slack.commands import McpCommands
 from app.slack.confirm_flow import ConfirmFlow
 from app.slack.connect import ConnectFlow
 from app.slack.download import ConfigDownload
+from app.slack.elicitation import ElicitationAnswers
 from app.slack.home import HomeTab
-from app.slack.review_message import ReviewMessages
+from app.slack.run_tool import RunTool
 from app.slack.submissions import ServerSubmissions
 from app.slack.tool_commands import ToolCommands
 from app.slack.upload import UploadFlow
@@ -39,19 +42,42 @@ def register_listeners(
     imports: ConfigImportService,
     *,
     settle_timeout: float,
+    elicitation: ElicitationService | None = None,
+    assistant_unavailable: str | None = None,
 ) -> None:
     confirm = ConfirmFlow(servers, connectors, settle_timeout)
     connect = ConnectFlow(servers, connectors)
-    home = HomeTab(servers, tools, audit)
-    tool_commands = ToolCommands(tool_policy, audit)
-    reviews = ReviewMessages(imports)
-    upload = UploadFlow(imports, reviews)
+    home = HomeTab(servers, tools, audit, assistant_unavailable=assistant_unavailable)
+    tool_commands = ToolCommands(tool_policy)
+    upload = UploadFlow(imports)
     decisions = BatchDecisions(imports, confirm)
-    commands = McpCommands(servers, tools, confirm, tool_commands, connect, upload, ConfigDownload(imports))
+    audit_command = AuditCommand(audit)
+    run_tool = RunTool(tools)
+    answers = ElicitationAnswers(elicitation or ElicitationService())
+    commands = McpCommands(
+        servers,
+        tools,
+        confirm,
+        tool_commands,
+        connect,
+        upload,
+        ConfigDownload(imports),
+        audit_command,
+        run_tool.command,
+    )
     submissions = ServerSubmissions(servers)
     actions = ServerActions(servers, confirm, home, connect)
 
     app.command("/mcp")(commands.handle)
+    app.action(ids.RUN_TOOL)(run_tool.run_button)
+    app.action(ids.RUN_OPEN_PICKER)(run_tool.open_picker)
+    app.view(ids.RUN_PICKER_MODAL)(run_tool.picked)
+    app.view(ids.RUN_FORM_MODAL)(run_tool.submitted)
+    app.action(ids.ELICIT_OPEN)(answers.open_form)
+    app.action(ids.ELICIT_DECLINE)(answers.decline)
+    app.action(ids.ELICIT_OPEN_LINK)(answers.open_link)
+    app.action(ids.ELICIT_LINK)(answers.link_clicked)
+    app.view(ids.ELICIT_FORM_MODAL)(answers.submitted)
     app.view(ids.ADD_MODAL)(submissions.add)
     app.view(ids.EDIT_MODAL)(submissions.edit)
     app.action(ids.CONFIRM_CHANGE)(actions.confirm_change)
@@ -78,12 +104,7 @@ def register_listeners(
     app.action(ids.REPLACE_BATCH)(decisions.confirm)
     app.action(ids.CANCEL_BATCH)(decisions.cancel)
     app.event("app_home_opened")(home.opened)
-    app.event("message")(_ignore)
     app.error(_on_error)
-
-
-async def _ignore(ack: Any = None) -> None:
-    """DMs to the app are accepted quietly until the chat agent arrives."""
 
 
 async def _on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -11,15 +11,16 @@ from app.domain.owner import Owner
 def owner_from_body(body: dict[str, Any]) -> Owner:
     if "user_id" in body:  # slash command (form fields)
         return Owner(team_id=body["team_id"], user_id=body["user_id"], enterprise_id=body.get("enterprise_id") or None)
+    if isinstance(body.get("event"), dict):  # Events API envelope: the event's user, in the installing workspace
+        authorization = (body.get("authorizations") or [{}])[0]
+        team_id = authorization.get("team_id") or body["team_id"]
+        enterprise_id = authorization.get("enterprise_id") or body.get("enterprise_id") or None
+        return Owner(team_id=team_id, user_id=body["event"]["user"], enterprise_id=enterprise_id)
     user = body.get("user") or {}
     team = body.get("team") or {}
     enterprise = body.get("enterprise") or {}
     team_id = team.get("id") or user.get("team_id")
     return Owner(team_id=team_id, user_id=user["id"], enterprise_id=enterprise.get("id") if enterprise else None)
-
-
-def owner_from_event(event: dict[str, Any], team_id: str, enterprise_id: str | None) -> Owner:
-    return Owner(team_id=team_id, user_id=event["user"], enterprise_id=enterprise_id)
 
 
 def view_metadata(view: dict[str, Any]) -> dict[str, str]:

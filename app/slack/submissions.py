@@ -7,6 +7,7 @@ from app.domain.server import PendingChange
 from app.services.server_service import ServerService
 from app.slack import ids
 from app.slack.blocks.confirmation import confirmation_blocks, confirmation_text
+from app.slack.blocks.plain import text_blocks
 from app.slack.blocks.server_form import local_only, read_config, read_name
 from app.slack.edge import Request, slack_handler
 from app.slack.text import code
@@ -61,7 +62,7 @@ class ServerSubmissions:
         await ack()
         if change is None:
             text = f"Nothing that runs changed for {code(record.name)}; it keeps running as it was."
-            await req.reply.send(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}], replace=False)
+            await req.reply.send(text, text_blocks(text), replace=False)
             return
         await self._ask(req, change)
 

@@ -1,32 +1,24 @@
-"""`/mcp allow|deny|audit` and the buttons that answer tool warnings."""
+"""`/mcp allow|deny` and the buttons that answer tool warnings (allow a risky tool, decide held tools)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from app.domain.errors import ConfirmationNeeded, NotAnAdmin, PlugboardError
+from app.domain.errors import ConfirmationNeeded, UsageError
 from app.domain.names import exposed_tool_name
 from app.domain.owner import Owner
-from app.services.audit_service import AuditService
 from app.services.tool_policy_service import PIN_SHOWN, ToolPolicyService
-from app.slack.blocks.audit import audit_blocks
+from app.slack.blocks.held_tools import parse_held_button_value
+from app.slack.blocks.plain import section
 from app.slack.blocks.tools import allow_prompt_blocks, allow_prompt_text
 from app.slack.command_line import McpCommand, parse_tool_reference
 from app.slack.edge import Request, reporting_errors, slack_handler
 from app.slack.text import code, escape
-from app.slack.tool_notices import parse_held_button_value
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
 
 class ToolCommands:
-    def __init__(self, policy: ToolPolicyService, audit: AuditService) -> None:
+    def __init__(self, policy: ToolPolicyService) -> None:
         self._policy = policy
-        self._audit = audit
 
     async def allow(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
         server, tool = _server_and_tool(command, "allow")
@@ -44,7 +36,7 @@ class ToolCommands:
         await respond(
             text=escape(f"Allowed {server}__{tool}"),
             response_type="ephemeral",
-            blocks=[_section(f":white_check_mark: {code(server + '__' + tool)} is allowed.")],
+            blocks=[section(f":white_check_mark: {code(server + '__' + tool)} is allowed.")],
         )
 
     async def deny(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
@@ -53,26 +45,22 @@ class ToolCommands:
         await respond(
             text=escape(f"Denied {server}__{tool}"),
             response_type="ephemeral",
-            blocks=[_section(f":no_entry: {code(server + '__' + tool)} is denied; it cannot be called.")],
+            blocks=[section(f":no_entry: {code(server + '__' + tool)} is denied; it cannot be called.")],
         )
 
-    async def audit(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
-        words = command.words
-        everyone = bool(words) and words[0] == "everyone"
-        count_word = words[1] if everyone and len(words) > 1 else (words[0] if words and not everyone else "20")
-        if everyone and not self._audit.is_admin(owner):
-            raise NotAnAdmin()
-        if not count_word.isdigit():
-            raise PlugboardError("Usage: `/mcp audit [N]` (admins: `/mcp audit everyone [N]`).")
-        count = int(count_word)
-        entries = await (
-            self._audit.recent_for_everyone(owner, count) if everyone else self._audit.recent(owner, count)
+    async def ask_first(self, command: McpCommand, owner: Owner, respond: AsyncRespond) -> None:
+        server, tool = _server_and_tool(command, "ask")
+        await self._policy.ask_first(owner, server, tool)
+        await respond(
+            text=escape(f"The assistant asks before calling {server}__{tool}"),
+            response_type="ephemeral",
+            blocks=[
+                section(
+                    f":raised_hand: The assistant will ask you before every call of {code(server + '__' + tool)}. "
+                    f"`/mcp allow {server}__{tool}` stops the asking."
+                )
+            ],
         )
-        if not entries:
-            await respond(text="No audit entries yet.", response_type="ephemeral")
-            return
-        blocks = audit_blocks(entries, with_owner=everyone)
-        await respond(text=f"{len(entries)} audit entries", blocks=blocks, response_type="ephemeral")
 
     # -- buttons -----------------------------------------------------------------------------
 
@@ -85,7 +73,7 @@ class ToolCommands:
             await self._policy.allow(req.owner, server, tool, confirmed=True, pin_shown=pin)
             await req.reply.send(
                 escape(f"Allowed {server}__{tool}"),
-                [_section(f":white_check_mark: {code(server + '__' + tool)} is allowed (you confirmed).")],
+                [section(f":white_check_mark: {code(server + '__' + tool)} is allowed (you confirmed).")],
             )
 
     @slack_handler
@@ -108,13 +96,13 @@ class ToolCommands:
                     f"Not changed (decided already, or changed again since this message; see `/mcp tools`): "
                     f"{', '.join(code(n) for n in skipped)}"
                 )
-            await req.reply.send(f"Tools {verb}", [_section("\n".join(lines))])
+            await req.reply.send(f"Tools {verb}", [section("\n".join(lines))])
 
 
 def _server_and_tool(command: McpCommand, verb: str) -> tuple[str, str]:
     named = parse_tool_reference(command.rest)
     if named is None or named.rest:
-        raise PlugboardError(
+        raise UsageError(
             f"Usage: `/mcp {verb} <server>__<tool>`, with the tool named as `/mcp tools` lists it "
             f"(`/mcp {verb} <server> <tool>` works too)."
         )

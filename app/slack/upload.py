@@ -17,13 +17,12 @@ from app.slack.blocks.config_review import read_secrets, secrets_modal, upload_m
 from app.slack.command_line import CommandRequest
 from app.slack.edge import Request, reporting_errors, slack_handler
 from app.slack.file_fetch import SlackFiles, too_large
-from app.slack.review_message import ReviewMessages, problem_text
+from app.slack.review_message import problem_text, send_refusal, send_review
 
 
 class UploadFlow:
-    def __init__(self, imports: ConfigImportService, reviews: ReviewMessages) -> None:
+    def __init__(self, imports: ConfigImportService) -> None:
         self._imports = imports
-        self._reviews = reviews
 
     async def open(self, req: CommandRequest) -> None:
         await req.ack()
@@ -51,9 +50,9 @@ class UploadFlow:
             document = parse_config_document(decode_config_file(content))
             review = await self._imports.propose(owner, document, source="upload", filename=name)
         except PlugboardError as exc:
-            await self._reviews.refused(reply, name, exc, replace=False)
+            await send_refusal(reply, name, exc, replace=False)
             return
-        await self._reviews.send(reply, owner, review, replace=False)
+        await send_review(reply, review, replace=False)
 
     @slack_handler
     async def enter_secrets(self, req: Request) -> None:
@@ -82,4 +81,4 @@ class UploadFlow:
             await ack(response_action="errors", errors={"input_0": problem_text(exc)[:2000]})
             return
         await ack()
-        await self._reviews.send(req.reply, owner, review)
+        await send_review(req.reply, review)

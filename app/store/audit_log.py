@@ -29,7 +29,9 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
         actor: Owner | None = None,
     ) -> None:
-        """Written inside the caller's transaction so the entry and the change commit together."""
+        """Written inside the caller's transaction so the entry and the change commit together. Concurrent
+        transactions share one COMMIT (group commit), and the caller's `transaction()` returns only after it: a
+        tool result shown after this returned has a durable audit row (docs/scaling.md, "What a crash can lose")."""
         await conn.execute(
             "INSERT INTO audit_log (at, owner_id, actor_id, action, server_name, detail_json) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -7,7 +7,9 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +78,16 @@ def document_text(document: dict[str, Any]) -> str:
 class ConfigMirror:
     # The last few contents written per file: the watcher may read a file while a newer write is under way.
     _REMEMBERED_WRITES = 4
+    # How long a write is remembered: far longer than the watcher takes to see it, short enough that memory stays
+    # bounded by recent writes, not by every owner there is.
+    _REMEMBER_SECONDS = 300.0
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self._users_dir = data_dir / "users"
-        self._written: dict[Path, deque[str]] = {}
+        self._written: dict[Path, tuple[float, deque[str]]] = {}
         self._written_lock = threading.Lock()
+        self._clock = clock
+        self._next_prune = clock() + self._REMEMBER_SECONDS
 
     @property
     def users_dir(self) -> Path:
@@ -90,14 +97,29 @@ class ConfigMirror:
         """Whether `content` is what this mirror itself recently wrote to `path` (compared by sha256)."""
         digest = hashlib.sha256(content).hexdigest()
         with self._written_lock:
-            return digest in self._written.get(path, ())
+            entry = self._written.get(path)
+            return entry is not None and digest in entry[1]
+
+    def remembered_files(self) -> int:
+        with self._written_lock:
+            return len(self._written)
 
     def _write(self, path: Path, text: str) -> None:
+        now = self._clock()
         with self._written_lock:  # remembered before the file changes, so the watcher never sees it unknown
-            self._written.setdefault(path, deque(maxlen=self._REMEMBERED_WRITES)).append(
-                hashlib.sha256(text.encode()).hexdigest()
-            )
+            _, digests = self._written.pop(path, (now, deque(maxlen=self._REMEMBERED_WRITES)))
+            digests.append(hashlib.sha256(text.encode()).hexdigest())
+            self._written[path] = (now, digests)  # re-inserted: the dict stays ordered by last write
+            if now >= self._next_prune:
+                self._forget_before(now - self._REMEMBER_SECONDS)
+                self._next_prune = now + self._REMEMBER_SECONDS / 10
         write_atomically(path, text)
+
+    def _forget_before(self, cutoff: float) -> None:
+        for path in list(self._written):  # oldest first
+            if self._written[path][0] > cutoff:
+                break
+            del self._written[path]
 
     def owner_dir(self, owner: Owner) -> Path:
         return self._users_dir / owner.id
@@ -114,12 +136,33 @@ class ConfigMirror:
         if remote["mcpServers"] or self.remote_path(owner).exists():
             self._write(self.remote_path(owner), document_text(remote))
 
+    def sync(self, owner: Owner, servers: list[ServerRecord]) -> bool:
+        """Rewrite the owner's files only where they differ from `servers`; True when anything was written."""
+        wrote = False
+        local = document_text(local_document(servers))
+        if _read_or_none(self.local_path(owner)) != local:
+            self._write(self.local_path(owner), local)
+            wrote = True
+        remote = remote_document(servers)
+        current = _read_or_none(self.remote_path(owner))
+        if (remote["mcpServers"] or current is not None) and current != document_text(remote):
+            self._write(self.remote_path(owner), document_text(remote))
+            wrote = True
+        return wrote
+
     def read(self, owner: Owner) -> dict[str, Any] | None:
         path = self.local_path(owner)
         if not path.exists():
             return None
         loaded: dict[str, Any] = json.loads(path.read_text())
         return loaded
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
 
 
 def write_atomically(path: Path, text: str) -> None:

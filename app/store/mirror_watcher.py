@@ -2,6 +2,11 @@
 
 The app's own mirror writes are recognised by content (sha256 of what ConfigMirror wrote), never by timing.
 What an edit means is decided above this layer, by the `MirrorEvents` it reports to.
+
+The cost is fixed, whatever the number of owners: one inotify watch (the signals folder) and a scan of the owners'
+two files by `stat`, paced so that it takes at most a twentieth of the time (a file whose stat changed is reported
+once it is the same in two scans in a row, so a save in progress is never read half-written). A recursive watch of
+`data/users` would cost one watch per folder below it: every owner's, and every folder in their servers' homes.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +28,9 @@ from app.store.revocation_signals import RevocationSignals
 log = logging.getLogger(__name__)
 
 _DELETED = "deleted"
+_GONE = -1  # a file's stat signature once it no longer exists
+_SCAN_SHARE = 20  # a scan may take at most 1/_SCAN_SHARE of the time between scans
+_SEEN_SECONDS = 600.0  # how long the last handled content of a file is remembered
 
 
 class MirrorEvents(Protocol):
@@ -49,7 +59,12 @@ class MirrorWatcher:
         self._max_file_bytes = max_file_bytes
         self._debounce_ms = debounce_ms
         self._tick_ms = tick_ms
-        self._seen: dict[Path, str] = {}  # last content handled per file, so one save is reported once
+        # Last content handled per file, so one save is reported once; remembered for a while, not forever.
+        self._seen: dict[Path, tuple[float, str]] = {}
+        # Stat signature per watched file ("owner/mcp.json"): the one handled, and one seen once that may still change.
+        self._handled: dict[str, int] = {}
+        self._changing: dict[str, int] = {}
+        self._next_scan = 0.0
         self.ready = asyncio.Event()  # set once the OS watch is in place: later edits are never missed
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,17 +94,21 @@ class MirrorWatcher:
         for directory in (users, signals):
             await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True, mode=0o700)
         await self._revocations()  # left over from while the app was not running
+        self._handled = await asyncio.to_thread(_scan, users)  # what is there now is the baseline
         async for changes in awatch(
-            users,
             signals,
             watch_filter=self._relevant,
             stop_event=stop,
             debounce=self._debounce_ms,
             rust_timeout=self._tick_ms,
             yield_on_timeout=True,
+            recursive=False,
         ):
             self.ready.set()
-            for path in sorted({Path(p) for _, p in changes}):
+            paths = {Path(p) for _, p in changes}
+            if time.monotonic() >= self._next_scan:
+                paths.update(await self._scan_owner_files())
+            for path in sorted(paths):
                 try:
                     await self._handle(path)
                 except Exception:  # boundary: one bad edit or a Slack outage must not stop the watcher
@@ -97,9 +116,39 @@ class MirrorWatcher:
 
     def _relevant(self, change: Change, raw: str) -> bool:
         path = Path(raw)
-        if path.parent == self._signals.directory:
-            return path.suffix == ".json" and not path.name.startswith(".")
-        return path.name in (LOCAL_FILE, REMOTE_FILE) and path.parent.parent == self._mirror.users_dir
+        return path.parent == self._signals.directory and path.suffix == ".json" and not path.name.startswith(".")
+
+    async def _scan_owner_files(self) -> list[Path]:
+        """The owner files whose stat changed and then held still for one scan (or that were deleted)."""
+        started = time.monotonic()
+        now = await asyncio.to_thread(_scan, self._mirror.users_dir)
+        took = time.monotonic() - started
+        self._next_scan = time.monotonic() + took * (_SCAN_SHARE - 1)
+        settled: list[str] = []
+        for key, signature in now.items():
+            if self._handled.get(key) == signature:
+                self._changing.pop(key, None)
+            elif self._changing.get(key) == signature:
+                settled.append(key)
+            else:
+                self._changing[key] = signature
+        for key in self._handled.keys() - now.keys():
+            if self._changing.get(key) == _GONE:
+                settled.append(key)
+            else:
+                self._changing[key] = _GONE
+        for key in settled:
+            signature = self._changing.pop(key)
+            if signature == _GONE:
+                del self._handled[key]
+            else:
+                self._handled[key] = signature
+        self._forget_seen_before(time.monotonic() - _SEEN_SECONDS)
+        return [self._mirror.users_dir / key for key in settled]
+
+    def _forget_seen_before(self, cutoff: float) -> None:
+        for path in [p for p, (when, _) in self._seen.items() if when < cutoff]:
+            del self._seen[path]
 
     async def _handle(self, path: Path) -> None:
         if path.parent == self._signals.directory:
@@ -111,9 +160,10 @@ class MirrorWatcher:
             return
         content = await asyncio.to_thread(_read_capped, path, self._max_file_bytes + 1)
         digest = _DELETED if content is None else hashlib.sha256(content).hexdigest()
-        if self._seen.get(path) == digest:
+        seen = self._seen.get(path)
+        if seen is not None and seen[1] == digest:
             return
-        self._seen[path] = digest
+        self._seen[path] = (time.monotonic(), digest)
         if content is not None and self._mirror.is_own_write(path, content):
             return
         if path.name == LOCAL_FILE:
@@ -133,6 +183,24 @@ class MirrorWatcher:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("the config watcher stopped: edits on disk are not picked up until a restart", exc_info=error)
+
+
+def _scan(users: Path) -> dict[str, int]:
+    """In a worker thread: a stat signature (inode, size, mtime) of every owner's two files, by "owner/file"."""
+    found: dict[str, int] = {}
+    try:
+        owners = [entry.name for entry in os.scandir(users) if entry.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return found
+    for owner in owners:
+        for name in (LOCAL_FILE, REMOTE_FILE):
+            key = f"{owner}/{name}"
+            try:
+                stat = os.stat(os.path.join(users, key), follow_symlinks=False)
+            except OSError:
+                continue
+            found[key] = hash((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return found
 
 
 def _read_capped(path: Path, limit: int) -> bytes | None:

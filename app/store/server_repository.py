@@ -33,6 +33,18 @@ class ServerRepository:
         rows = await self._db.fetch_all("SELECT * FROM servers WHERE enabled = 1 ORDER BY owner_id, name")
         return [self._server(row) for row in rows]
 
+    async def count_enabled(self) -> int:
+        row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM servers WHERE enabled = 1")
+        return int(row["n"]) if row else 0
+
+    async def public_rows(self) -> list[aiosqlite.Row]:
+        """Every server's row without its sealed secrets, grouped by owner; turn them into records with
+        `records_without_secrets`, off the event loop when there are many."""
+        return await self._db.fetch_all(
+            "SELECT id, owner_id, enterprise_id, team_id, user_id, name, config_json, enabled, approved_hash, version, "
+            "created_at, updated_at FROM servers ORDER BY owner_id, name"
+        )
+
     async def list_owners(self) -> list[Owner]:
         rows = await self._db.fetch_all("SELECT DISTINCT enterprise_id, team_id, user_id FROM servers")
         return [Owner(enterprise_id=r["enterprise_id"], team_id=r["team_id"], user_id=r["user_id"]) for r in rows]
@@ -98,6 +110,10 @@ class ServerRepository:
     async def delete(self, conn: aiosqlite.Connection, owner: Owner, server_id: str) -> None:
         await conn.execute("DELETE FROM servers WHERE id = ? AND owner_id = ?", (server_id, owner.id))
         await conn.execute("DELETE FROM tool_states WHERE server_id = ? AND owner_id = ?", (server_id, owner.id))
+        await conn.execute("DELETE FROM tool_catalog WHERE server_id = ? AND owner_id = ?", (server_id, owner.id))
+        await conn.execute(
+            "DELETE FROM tool_catalog_listings WHERE server_id = ? AND owner_id = ?", (server_id, owner.id)
+        )
         await conn.execute("DELETE FROM oauth_credentials WHERE server_id = ? AND owner_id = ?", (server_id, owner.id))
 
     # -- pending changes -------------------------------------------------------------------
@@ -185,6 +201,35 @@ class ServerRepository:
             base_version=row["base_version"],
             created_at=row["created_at"],
         )
+
+
+_SECRET_SHOWN = "(secret)"  # stands in for every secret value in a record built without decrypting
+
+
+def records_without_secrets(rows: list[aiosqlite.Row]) -> list[tuple[Owner, list[ServerRecord]]]:
+    """Rows from `public_rows` as records whose secret values are placeholders: enough for the mirror files (which
+    never show a secret) and listings; never for running a server. Nothing is decrypted."""
+    grouped: list[tuple[Owner, list[ServerRecord]]] = []
+    for row in rows:
+        owner = _owner(row)
+        public: dict[str, Any] = json.loads(row["config_json"])
+        names = [*public.get("env_names", []), *public.get("secret_names", [])]
+        record = ServerRecord(
+            id=row["id"],
+            owner=owner,
+            name=row["name"],
+            config=config_from_public(public, dict.fromkeys(names, _SECRET_SHOWN)),
+            enabled=bool(row["enabled"]),
+            approved_hash=row["approved_hash"],
+            version=row["version"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+        if grouped and grouped[-1][0] == owner:
+            grouped[-1][1].append(record)
+        else:
+            grouped.append((owner, [record]))
+    return grouped
 
 
 def _owner(row: aiosqlite.Row) -> Owner:

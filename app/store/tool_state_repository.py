@@ -17,6 +17,14 @@ class ToolStateRepository:
         rows = await self._db.fetch_all("SELECT * FROM tool_states WHERE server_id = ?", (server_id,))
         return {r["tool_name"]: StoredDecision(r["state"], r["pin"], r["reason"]) for r in rows}
 
+    async def for_owner(self, owner: Owner) -> dict[str, dict[str, StoredDecision]]:
+        """Every stored decision of the owner, by server id and tool name."""
+        rows = await self._db.fetch_all("SELECT * FROM tool_states WHERE owner_id = ?", (owner.id,))
+        decisions: dict[str, dict[str, StoredDecision]] = {}
+        for r in rows:
+            decisions.setdefault(r["server_id"], {})[r["tool_name"]] = StoredDecision(r["state"], r["pin"], r["reason"])
+        return decisions
+
     async def replace_for_server(self, owner: Owner, server_id: str, decisions: list[ToolDecision]) -> None:
         """The server's current tool list wins: tools it no longer offers are forgotten."""
         now = time.time()

@@ -89,7 +89,12 @@ async def test_app_home_shows_buttons_servers_with_status_tools_and_actions_tool
     assert view_problems(home) == []
     _, buttons = element(home, "open_add_modal")
     actions = next(b for b in home["blocks"] if b.get("block_id") == "home_actions")
-    assert [e["text"]["text"] for e in actions["elements"]] == ["Add local server", "Connect remote server", "Help"]
+    assert [e["text"]["text"] for e in actions["elements"]] == [
+        "Add local server",
+        "Connect remote server",
+        "Run a tool",
+        "Help",
+    ]
     assert buttons["style"] == "primary"
 
     row = next(b for b in home["blocks"] if b.get("block_id") == f"server:{ident}")

@@ -38,6 +38,7 @@ PROCESS_APP_TOKEN_LIKE = "process-env-client-secret-canary-90cd"
 RAW_KEY = base64.b64encode(bytes(range(32))).decode()
 ENCRYPTION_KEYS = f"k1:{RAW_KEY}"
 OTHER_APP_SECRET = "sk-process-env-canary-4242"
+LLM_API_KEY = "sk-llm-key-process-env-canary-6161"
 
 SANDBOX_HOME = "/home/plugboard"
 BASE_NAMES = {"PATH", "HOME", "LANG", "LOGNAME", "USER", "SHELL", "TERM", "TMPDIR"}
@@ -58,9 +59,15 @@ async def harness(
     monkeypatch.setenv("PLUGBOARD_ENCRYPTION_KEYS", ENCRYPTION_KEYS)
     monkeypatch.setenv("PLUGBOARD_PUBLIC_URL", "https://plugboard.example")
     monkeypatch.setenv("OPENAI_API_KEY", OTHER_APP_SECRET)
+    # The assistant's model, configured the way an admin does it (the key must reach no server).
+    monkeypatch.setenv("PLUGBOARD_LLM_PROVIDER", "openai")
+    monkeypatch.setenv("PLUGBOARD_LLM_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv("PLUGBOARD_LLM_API_KEY", LLM_API_KEY)
+    monkeypatch.setenv("PLUGBOARD_LLM_BASE_URL", "https://llm.example/v1")
     async with Harness.running(tmp_path / "data", policy=policy_toml(mode=request.param)) as running:
         keys = running.app.settings.plugboard_encryption_keys
         assert keys is not None and keys.get_secret_value() == ENCRYPTION_KEYS, "the app did not read its env"
+        assert running.app.core.assistant is not None and running.app.core.assistant.configured
         yield running
 
 
@@ -119,6 +126,7 @@ def app_secrets(harness: Harness) -> dict[str, str]:
         "PLUGBOARD_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
         "the encryption key itself": RAW_KEY,
         "OPENAI_API_KEY (process env)": OTHER_APP_SECRET,
+        "PLUGBOARD_LLM_API_KEY (process env)": LLM_API_KEY,
     }
     key_file = harness.data_dir / "encryption.key"
     if key_file.exists():

@@ -23,6 +23,7 @@ from app.slack.review_message import problem_text
 from app.store.config_mirror import ConfigMirror, document_text
 from app.store.mirror_watcher import MirrorWatcher
 from app.store.revocation_signals import Revocation, RevocationSignals
+from tests.servers import PYTHON, server_path
 from tests.support.config_files import (
     OWNER,
     SETTLE,
@@ -37,6 +38,7 @@ from tests.support.config_files import (
 )
 from tests.support.fake_slack import Call
 from tests.support.harness import Harness, text_of
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_child_left")]
 
@@ -108,10 +110,33 @@ async def test_a_valid_edit_on_disk_is_put_to_the_owner_and_hot_reloads_only_aft
     await alice.click(review, ids.CONFIRM_BATCH, value=button_value(review, ids.CONFIRM_BATCH, "replace:"))
     done = text_of(await alice.reply(lambda m: "*Done*" in text_of(m), timeout=SETTLE + 5))
     assert "`w`: ready — 2 tools" in done and "Removed `gone`" in done, done
-    assert pids_of("w-edit") not in (set(), edited) and pids_of("w-gone") == set()
+    assert pids_of("w-gone") == set()
+    # The edited server's new copy serves first; its old copy stops right after (hot restart).
+    await wait_until(
+        lambda: pids_of("w-edit") and not pids_of("w-edit") & edited, timeout=10, what="w's old copy to give way"
+    )
     assert pids_of("w-same") == same  # hot reload touched only what changed
     assert sorted(json.loads(local_file(harness).read_text())["mcpServers"]) == ["same", "w"]
     assert len(dms(harness, lambda t: REVIEW in t)) == 1  # the app's own rewrite after Confirm asked nothing
+
+
+async def test_an_edit_too_big_to_review_in_one_message_is_said_and_nothing_waits_to_be_confirmed(
+    watching: Harness,
+) -> None:
+    harness = watching
+    await set_up(harness, {"kept": tiny("w-kept")})
+    before = await servers_table(harness)
+    mark = harness.slack.mark()
+    long_args = [server_path("tiny_server"), "--flag=" + "a" * 3500, "--other=" + "b" * 3500]
+
+    def change(document: dict[str, Any]) -> None:
+        document["mcpServers"].update({f"long{i}": {"command": PYTHON, "args": long_args} for i in range(3)})
+
+    await edit_on_disk(harness, change)
+    said = text_of(await dm_saying(harness, "changes too much to review", after=mark))
+    assert "Nothing was changed" in said, said
+    assert await harness.app.db.fetch_all("SELECT id FROM pending_batches") == []
+    assert await servers_table(harness) == before
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,7 @@ def files_holding(data_dir: Path, needle: str) -> list[str]:
 # -- tests --------------------------------------------------------------------------------------------------
 
 
-async def test_after_a_restart_enabled_servers_come_back_ready_and_disabled_ones_stay_stopped(
+async def test_after_a_restart_enabled_servers_come_back_idle_start_on_first_use_and_disabled_ones_stay_stopped(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
@@ -127,13 +127,15 @@ async def test_after_a_restart_enabled_servers_come_back_ready_and_disabled_ones
                 (o.record.id, o.record.name, o.record.config, o.record.enabled) for o in before
             ]
             by_name = {o.record.name: o.record for o in after}
-            status = await second.app.servers.wait_settled(by_name["keeper"].id, SETTLE)
-            assert status.state == "ready", status.label()
+            assert running_servers(TINY) == [], "restore() started a server: servers start on first use"
+            assert "*keeper* — idle — 2 tools, starts on first use" in text_of(await ask(second.user(), "list"))
 
             alice = second.user()
-            tools = text_of(await ask(alice, "tools keeper"))
+            tools = text_of(await ask(alice, "tools keeper"))  # from the stored catalog: still nothing runs
             assert "`keeper__echo`" in tools and "`keeper__add`" in tools, tools
-            assert "42" in text_of(await ask(alice, 'call keeper add {"a": 40, "b": 2}'))
+            assert running_servers(TINY) == [], "listing tools started a server that had listed them before"
+            assert "42" in text_of(await ask(alice, 'call keeper add {"a": 40, "b": 2}'))  # first use starts it
+            assert second.app.sessions.status(by_name["keeper"].id).state == "ready"
             assert "no tools" in text_of(await ask(alice, "tools sleeper"))
             assert running_servers(ENV_DUMP) == [], "the disabled server started after the restart"
             assert second.app.sessions.status(by_name["sleeper"].id).state == "stopped"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import socket
 import stat
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import pytest
 
 from tests.servers import PYTHON, server_path
 from tests.support import slack_payloads as payloads
+from tests.support.app_process import AppProcess
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import SIGNING_SECRET, policy_toml, text_of
 from tests.support.processes import descendants_of, is_running, process
@@ -29,8 +27,6 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.anyio
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START_LIMIT_SECONDS = 15.0
-STOP_LIMIT_SECONDS = 15.0
 ACK_LIMIT_SECONDS = 3.0
 TINY_SERVER = server_path("tiny_server")
 
@@ -80,93 +76,6 @@ def _tiny_servers_under(pid: int) -> list[int]:
 
 
 # --- the app as a process ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class AppProcess:
-    process: asyncio.subprocess.Process
-    port: int
-    stderr_lines: list[str] = field(default_factory=list)
-    _drains: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.stderr_lines)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @classmethod
-    async def spawn(cls, env: dict[str, str], cwd: Path, port: int = 0) -> AppProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app",
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        app = cls(process, port)
-        assert process.stdout is not None and process.stderr is not None
-        app._drains = [
-            asyncio.create_task(app._drain(process.stdout, app.stderr_lines)),
-            asyncio.create_task(app._drain(process.stderr, app.stderr_lines)),
-        ]
-        return app
-
-    @staticmethod
-    async def _drain(stream: asyncio.StreamReader, into: list[str]) -> None:
-        while line := await stream.readline():
-            into.append(line.decode(errors="replace"))
-
-    async def wait_exit(self, timeout: float) -> int:
-        try:
-            async with asyncio.timeout(timeout):
-                code = await self.process.wait()
-                await asyncio.gather(*self._drains)
-        except TimeoutError:
-            raise AssertionError(f"the app did not exit within {timeout} s; output so far:\n{self.stderr}") from None
-        return code
-
-    async def wait_healthy(self, http: httpx2.AsyncClient) -> None:
-        deadline = time.monotonic() + START_LIMIT_SECONDS
-        while True:
-            if self.process.returncode is not None:
-                raise AssertionError(f"the app exited with {self.process.returncode}:\n{self.stderr}")
-            with suppress(httpx2.TransportError):
-                response = await http.get(f"{self.url}/healthz", timeout=1.0)
-                if response.status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"/healthz not up within {START_LIMIT_SECONDS} s:\n{self.stderr}")
-            await asyncio.sleep(0.05)
-
-    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(sig)
-        return await self.wait_exit(STOP_LIMIT_SECONDS)
-
-    async def reap(self) -> None:
-        """Whatever happened in the test: no process of ours outlives it."""
-        leftovers = list(descendants_of(self.pid)) if self.process.returncode is None else []
-        if self.process.returncode is None:
-            self.process.kill()
-            with suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await self.process.wait()
-        for pid in leftovers:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for task in self._drains:
-            task.cancel()
-        await asyncio.gather(*self._drains, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -259,7 +168,7 @@ async def _add_tiny_server(http: httpx2.AsyncClient, slack: FakeSlack) -> None:
 
 async def test_without_slack_tokens_it_exits_at_once_naming_the_missing_settings(tmp_path: Path) -> None:
     started = time.monotonic()
-    app = await AppProcess.spawn(_base_env(tmp_path / "home"), cwd=tmp_path)
+    app = await AppProcess.spawn(_base_env(tmp_path / "home"), cwd=tmp_path, port=0)
     try:
         code = await app.wait_exit(15.0)
     finally:
@@ -332,7 +241,7 @@ async def test_a_stop_signal_exits_cleanly_and_leaves_no_server_process_behind(
     assert slack.problems == []
 
 
-async def test_after_a_restart_confirmed_servers_come_back_without_anyone_asking(tmp_path: Path) -> None:
+async def test_after_a_restart_confirmed_servers_wait_idle_and_start_on_their_first_call(tmp_path: Path) -> None:
     async with FakeSlack() as slack:
         async with running_app(tmp_path, slack) as (first, http):
             await _add_tiny_server(http, slack)
@@ -341,17 +250,14 @@ async def test_after_a_restart_confirmed_servers_come_back_without_anyone_asking
         assert not is_running(old_child)
 
         async with running_app(tmp_path, slack) as (second, http):
-            [new_child] = await wait_until(
-                lambda: _tiny_servers_under(second.pid), timeout=20, what="tiny_server brought back at start-up"
-            )
-            deadline = time.monotonic() + 20
-            while True:  # the process exists before its handshake is done: ask until the owner would see ready
-                _, response_url = await _slash(http, slack, "list")
-                listing = text_of(await _response(slack, response_url))
-                if "ready" in listing or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.1)
-            assert "*tiny* — ready" in listing, listing
+            _, response_url = await _slash(http, slack, "list")
+            listing = text_of(await _response(slack, response_url))
+            assert "*tiny* — idle — 2 tools, starts on first use" in listing, listing
+            assert _tiny_servers_under(second.pid) == [], "a server started at boot"
+
+            _, response_url = await _slash(http, slack, 'call tiny echo {"message": "first use"}')
+            assert "first use" in text_of(await _response(slack, response_url))
+            [new_child] = _tiny_servers_under(second.pid)
             assert await second.stop() == 0
         assert not is_running(new_child)
         assert slack.problems == []

@@ -30,6 +30,7 @@ from tests.support.processes import (
     every_child_reaped,  # noqa: F401  (autouse fixture)
     process,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -201,7 +202,8 @@ async def test_local_server_is_added_edited_disabled_enabled_and_removed_without
     assert "`tiny`: ready — 2 tools" in outcome, outcome
     assert await tool_names(alice, "tiny") == {"tiny__echo", "tiny__shout"}
     assert await call_tool(alice, "tiny", "echo", {"message": "hot reload"}) == "hot reload"
-    assert gone(first_tiny), "the edited server still runs its old process"
+    # The new copy served first; the old one stops right after (hot restart), so its exit is awaited (bounded).
+    await wait_until(lambda: gone(first_tiny), timeout=10, what="the edited server's old process to exit")
     assert server_pids(env_dump) == bystander, "an unrelated server was restarted by the edit"
     kept = (await harness.app.servers.get(OWNER, "tiny")).record.config
     assert isinstance(kept, LocalServerConfig)
@@ -381,7 +383,7 @@ async def test_reload_restarts_every_enabled_server_and_reports_them_ready(harne
 
     reloaded = text_of(await ask(alice, "reload", titled("Reloaded")))
     assert "`tiny`: ready — 1 tool" in reloaded and "`envdump`: ready — 2 tools" in reloaded, reloaded
-    assert gone(old_tiny) and gone(old_env), "reload left an old process running"
+    await wait_until(lambda: gone(old_tiny) and gone(old_env), timeout=10, what="reload's old processes to exit")
     one_server_pid(tiny)
     one_server_pid(env_dump)
     assert await tool_names(alice, "tiny") == {"tiny__echo"}
@@ -391,7 +393,7 @@ async def test_reload_restarts_every_enabled_server_and_reports_them_ready(harne
     old_tiny, env_now = server_pids(tiny), server_pids(env_dump)
     reloaded = text_of(await ask(alice, "reload tiny", titled("Reloaded")))
     assert "`tiny`: ready — 1 tool" in reloaded and "envdump" not in reloaded, reloaded
-    assert gone(old_tiny)
+    await wait_until(lambda: gone(old_tiny), timeout=10, what="tiny's old process to exit")
     assert server_pids(env_dump) == env_now, "reloading tiny restarted envdump too"
 
 

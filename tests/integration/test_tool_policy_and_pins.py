@@ -316,8 +316,10 @@ async def test_pins_and_decisions_survive_a_restart_of_the_app(tmp_path: Path) -
 
         async with Harness.app_on(tmp_path / "data", slack) as again:
             await again.app.restore()
-            [item] = await again.app.servers.overview(ALICE)
-            assert (await again.app.servers.wait_settled(item.record.id, 20)).state == "ready"
+            stored = await again.app.tools.catalog(ALICE, include_disabled=True)
+            assert {t.tool.name: t.state for t in stored} == before, "the catalog lost a decision"
+            assert not again.app.sessions.is_live(stored[0].server_id), "the catalog started the server"
+            assert "is denied" in await call(again.user(), "risky", "lookup", {})  # first use starts it
             assert states(again, "risky") == before
             assert before["run_shell"] == "allowed" and before["lookup"] == "denied"
         assert slack.problems == []

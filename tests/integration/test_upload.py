@@ -12,8 +12,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.config_document import MAX_FILE_BYTES
+from app.domain.errors import FileNotReadable
 from app.slack import ids
-from app.slack.file_fetch import NO_ACCESS, FileNotReadable, SlackFiles
+from app.slack.file_fetch import NO_ACCESS, SlackFiles
 from app.store.audit_log import AuditLog
 from tests.servers import PYTHON, server_path
 from tests.support.config_files import (
@@ -175,6 +176,20 @@ async def test_an_upload_that_changes_nothing_says_so_and_stores_no_pending_chan
     assert "Nothing to change" in text_of(review) and not has_button(review, ids.CONFIRM_BATCH)
     assert await harness.app.db.fetch_all("SELECT id FROM pending_batches") == []
     assert await servers_table(harness) == before
+
+
+async def test_a_file_too_big_to_review_in_one_message_is_refused_and_nothing_waits_to_be_confirmed(
+    harness: Harness,
+) -> None:
+    """The owner must see every command line before confirming, so a review Slack cannot show whole is not kept."""
+    alice = harness.user()
+    long_args = ["--flag=" + "a" * 3500, "--other=" + "b" * 3500]
+    document = {"mcpServers": {f"long{i}": {"command": PYTHON, "args": long_args} for i in range(3)}}
+    answer = await upload(alice, "claude_desktop_config.json", document)
+    assert "changes too much to review in one Slack message" in text_of(answer), text_of(answer)
+    assert "Nothing was changed" in text_of(answer) and not has_button(answer, ids.CONFIRM_BATCH)
+    assert await harness.app.db.fetch_all("SELECT id FROM pending_batches") == []
+    assert await servers_table(harness) == []
 
 
 async def test_cancel_discards_the_review_and_its_buttons_stop_working(harness: Harness) -> None:

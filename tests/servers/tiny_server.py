@@ -4,12 +4,15 @@ Tools (only those named in ``--tools`` are exposed; default ``echo,add``):
 - ``echo{message: str}`` -> the message
 - ``add{a: int, b: int}`` -> the sum, as text
 - ``shout{message: str}`` -> the message upper-cased
+- ``wait{seconds: float}`` -> "waited", after that many seconds (at most 30): a call that stays in flight
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from mcp.server import MCPServer
 
@@ -29,7 +32,13 @@ def shout(message: str) -> str:
     return message.upper()
 
 
-TOOLS: dict[str, Callable[..., str]] = {"echo": echo, "add": add, "shout": shout}
+async def wait(seconds: float) -> str:
+    """Answer "waited" after `seconds` (at most 30)."""
+    await asyncio.sleep(min(max(seconds, 0.0), 30.0))
+    return "waited"
+
+
+TOOLS: dict[str, Callable[..., Any]] = {"echo": echo, "add": add, "shout": shout, "wait": wait}
 
 
 def main() -> None:

@@ -97,8 +97,15 @@ class Harness:
     def user(self, user_id: str = payloads.USER_ID, team_id: str = payloads.TEAM_ID) -> SlackUser:
         return SlackUser(self, user_id, team_id)
 
-    async def post(self, body: str, *, content_type: str = "application/x-www-form-urlencoded") -> httpx2.Response:
-        headers = payloads.sign(body, SIGNING_SECRET)
+    async def post(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        headers: dict[str, str] | None = None,
+    ) -> httpx2.Response:
+        """POST a signed ``body`` to /slack/events; ``headers`` are added (e.g. ``payloads.retry_headers()``)."""
+        headers = {**payloads.sign(body, SIGNING_SECRET), **(headers or {})}
         headers["content-type"] = content_type
         started = time.monotonic()
         response = await self.http.post("/slack/events", content=body, headers=headers)
@@ -106,6 +113,36 @@ class Harness:
         self.ack_seconds.append(elapsed)
         assert elapsed < ACK_LIMIT_SECONDS, f"Slack needs an answer within 3 s; took {elapsed:.2f} s"
         return response
+
+    async def redeliver(self, sent: SentEvent, retry_num: int = 1, reason: str = "http_timeout") -> httpx2.Response:
+        """Slack delivering the same event again (same ``event_id``) with ``X-Slack-Retry-Num``/``-Reason``."""
+        response = await self.post(
+            sent.body, content_type="application/json", headers=payloads.retry_headers(retry_num, reason)
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+
+@dataclass
+class SentEvent:
+    """An Events API callback a test posted: the raw signed ``body`` (to redeliver) and its inner ``event``."""
+
+    body: str
+    event: dict[str, Any]
+    event_id: str
+
+    @property
+    def channel(self) -> str:
+        return str(self.event["channel"])
+
+    @property
+    def ts(self) -> str:
+        return str(self.event["ts"])
+
+    @property
+    def thread_ts(self) -> str:
+        """The thread the app should answer in: the message's thread, or the message itself when top level."""
+        return str(self.event.get("thread_ts") or self.event["ts"])
 
 
 @dataclass
@@ -147,6 +184,29 @@ class SlackUser:
         )
         return call.params
 
+    async def say(self, text: str, channel: str | None = None, thread_ts: str | None = None) -> SentEvent:
+        """Send a message: a DM to the app by default (``message.im``), else a plain message in ``channel``."""
+        if channel is None or channel.startswith("D"):
+            channel = channel or payloads.dm_channel_id(self.user_id)
+            event = payloads.direct_message(text, user_id=self.user_id, channel=channel, thread_ts=thread_ts)
+        else:
+            event = payloads.channel_message(text, user_id=self.user_id, channel=channel, thread_ts=thread_ts)
+        return await self.send_event(event)
+
+    async def mention(self, text: str, channel: str = payloads.CHANNEL_ID, thread_ts: str | None = None) -> SentEvent:
+        """``@Plugboard text`` in a channel (``app_mention``), top level or in ``thread_ts``."""
+        event = payloads.app_mention(text, user_id=self.user_id, channel=channel, thread_ts=thread_ts)
+        return await self.send_event(event)
+
+    async def send_event(self, event: dict[str, Any]) -> SentEvent:
+        """Post any inner ``event`` (see slack_payloads builders) as a signed ``event_callback``; Slack needs a 2xx."""
+        if event.get("user") == self.user_id and event.get("type") in ("message", "app_mention"):
+            self.slack.record_user_message(event)
+        body = payloads.event_callback(event, team_id=self.team_id)
+        response = await self.harness.post(body, content_type="application/json")
+        assert response.status_code == 200, response.text
+        return SentEvent(body=body, event=event, event_id=str(json.loads(body)["event_id"]))
+
     async def open_modal(self, text: str) -> dict[str, Any]:
         mark = self.slack.mark()
         await self.command(text)
@@ -182,6 +242,25 @@ class SlackUser:
             trigger_id=self.slack.issue_trigger_id(self.user_id),
             response_url=self.response_url,
             message={"text": message.get("text", ""), "blocks": message["blocks"]},
+        )
+        response = await self.harness.post(body)
+        assert response.status_code == 200, response.text
+        return response
+
+    async def click_in_thread(
+        self, message: dict[str, Any], action_id: str, *, value: str | None = None
+    ) -> httpx2.Response:
+        """Click a button in a message the app posted (or streamed) into a channel or thread."""
+        action = _find_action(message.get("blocks") or [], action_id, value=value, selected=None)
+        shown: dict[str, Any] = {k: message[k] for k in ("text", "blocks", "ts", "thread_ts") if k in message}
+        body = payloads.block_actions(
+            action,
+            user_id=self.user_id,
+            team_id=self.team_id,
+            trigger_id=self.slack.issue_trigger_id(self.user_id),
+            response_url=self.slack.new_response_url(),
+            message=shown,
+            channel=message["channel"],
         )
         response = await self.harness.post(body)
         assert response.status_code == 200, response.text
@@ -246,4 +325,4 @@ def text_of(message: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["SIGNING_SECRET", "Call", "Harness", "SlackUser", "text_of"]
+__all__ = ["SIGNING_SECRET", "Call", "Harness", "SentEvent", "SlackUser", "text_of"]

@@ -305,6 +305,203 @@ def direct_message(text: str, *, user_id: str, channel: str, thread_ts: str | No
     return event
 
 
+def channel_message(
+    text: str, *, user_id: str, channel: str = CHANNEL_ID, thread_ts: str | None = None
+) -> dict[str, Any]:
+    """The inner ``event`` of a person's plain message in a channel (``message.channels``; no mention)."""
+    event = direct_message(text, user_id=user_id, channel=channel, thread_ts=thread_ts)
+    event["channel_type"] = "group" if channel.startswith("G") else "channel"
+    return event
+
+
+def app_mention(
+    text: str,
+    *,
+    user_id: str,
+    channel: str = CHANNEL_ID,
+    thread_ts: str | None = None,
+    bot_user_id: str = BOT_USER_ID,
+) -> dict[str, Any]:
+    """The inner ``event`` of ``app_mention``: ``<@BOT> text`` posted in a channel (top level or in a thread)."""
+    ts = _ts()
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user_id,
+        "text": f"<@{bot_user_id}> {text}",
+        "ts": ts,
+        "client_msg_id": f"{next(_counter):08d}-0000-4000-8000-000000000000",
+        "team": TEAM_ID,
+        "channel": channel,
+        "event_ts": ts,
+        "blocks": [
+            {
+                "type": "rich_text",
+                "block_id": "rt" + ts[-4:],
+                "elements": [
+                    {
+                        "type": "rich_text_section",
+                        "elements": [{"type": "user", "user_id": bot_user_id}, {"type": "text", "text": " " + text}],
+                    }
+                ],
+            }
+        ],
+    }
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def message_changed(
+    new_text: str,
+    *,
+    user_id: str,
+    channel: str,
+    ts: str,
+    old_text: str = "",
+    thread_ts: str | None = None,
+    channel_type: str = "im",
+) -> dict[str, Any]:
+    """A person edited their message ``ts`` (subtype ``message_changed``; to be ignored)."""
+    event_ts = _ts()
+    message: dict[str, Any] = {
+        "type": "message",
+        "user": user_id,
+        "text": new_text,
+        "ts": ts,
+        "team": TEAM_ID,
+        "edited": {"user": user_id, "ts": event_ts},
+    }
+    previous: dict[str, Any] = {"type": "message", "user": user_id, "text": old_text, "ts": ts, "team": TEAM_ID}
+    if thread_ts is not None:
+        message["thread_ts"] = previous["thread_ts"] = thread_ts
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "message": message,
+        "previous_message": previous,
+        "channel": channel,
+        "hidden": True,
+        "ts": event_ts,
+        "event_ts": event_ts,
+        "channel_type": channel_type,
+    }
+
+
+def message_deleted(
+    *, user_id: str, channel: str, ts: str, old_text: str = "", channel_type: str = "im"
+) -> dict[str, Any]:
+    """A person deleted their message ``ts`` (subtype ``message_deleted``, no ``user`` at the top; to be ignored)."""
+    event_ts = _ts()
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "previous_message": {"type": "message", "user": user_id, "text": old_text, "ts": ts, "team": TEAM_ID},
+        "channel": channel,
+        "hidden": True,
+        "deleted_ts": ts,
+        "ts": event_ts,
+        "event_ts": event_ts,
+        "channel_type": channel_type,
+    }
+
+
+def channel_join(*, user_id: str, channel: str = CHANNEL_ID) -> dict[str, Any]:
+    """``<@user> has joined the channel`` (subtype ``channel_join``; to be ignored)."""
+    ts = _ts()
+    return {
+        "type": "message",
+        "subtype": "channel_join",
+        "user": user_id,
+        "text": f"<@{user_id}> has joined the channel",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+        "channel_type": "channel",
+    }
+
+
+OTHER_BOT_ID = "B0OTHERBOT"
+OTHER_BOT_USER_ID = "U0OTHERBOT"
+
+
+def bot_message(
+    text: str,
+    *,
+    channel: str,
+    thread_ts: str | None = None,
+    bot_id: str = OTHER_BOT_ID,
+    legacy: bool = False,
+    channel_type: str = "im",
+) -> dict[str, Any]:
+    """Another app's message: like a person's but with ``bot_id`` (``legacy``: subtype ``bot_message``, no user)."""
+    ts = _ts()
+    event: dict[str, Any] = {
+        "type": "message",
+        "text": text,
+        "ts": ts,
+        "bot_id": bot_id,
+        "channel": channel,
+        "event_ts": ts,
+        "channel_type": channel_type,
+    }
+    if legacy:
+        event.update({"subtype": "bot_message", "username": "other-bot"})
+    else:
+        event.update({"user": OTHER_BOT_USER_ID, "app_id": "A0OTHERAPP", "team": TEAM_ID})
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def own_message(text: str, *, channel: str, thread_ts: str | None = None, channel_type: str = "im") -> dict[str, Any]:
+    """The app's own message coming back as an event (``message.im`` includes it; to be ignored)."""
+    event = bot_message(text, channel=channel, thread_ts=thread_ts, bot_id=BOT_ID, channel_type=channel_type)
+    event.update({"user": BOT_USER_ID, "app_id": API_APP_ID})
+    return event
+
+
+def file_share_message(
+    text: str,
+    *,
+    user_id: str,
+    channel: str,
+    thread_ts: str | None = None,
+    name: str = "report.pdf",
+    mimetype: str = "application/pdf",
+) -> dict[str, Any]:
+    """A person's DM with a file attached (subtype ``file_share``)."""
+    event = direct_message(text, user_id=user_id, channel=channel, thread_ts=thread_ts)
+    file_id = f"F{next(_counter):010d}"
+    url = f"https://files.slack.com/files-pri/{TEAM_ID}-{file_id}/{name}"
+    event.update(
+        {
+            "subtype": "file_share",
+            "upload": True,
+            "display_as_bot": False,
+            "files": [
+                {
+                    "id": file_id,
+                    "name": name,
+                    "title": name,
+                    "mimetype": mimetype,
+                    "filetype": name.rsplit(".", 1)[-1],
+                    "user": user_id,
+                    "size": 1024,
+                    "mode": "hosted",
+                    "url_private": url,
+                    "url_private_download": url.replace(f"/{name}", f"/download/{name}"),
+                }
+            ],
+        }
+    )
+    return event
+
+
+def retry_headers(retry_num: int = 1, reason: str = "http_timeout") -> dict[str, str]:
+    """Headers of Slack's redelivery of an event it thinks was not acknowledged (up to 3 retries)."""
+    return {"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": reason}
+
+
 def dm_channel_id(user_id: str) -> str:
     """The app's DM channel with ``user_id``: stable, real-looking ``D`` + 10 uppercase alphanumerics.
 

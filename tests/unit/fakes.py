@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,29 @@ class FakeStore:
 
     async def list_owners(self) -> list[Owner]:
         return list({r.owner.id: r.owner for r in self.servers.values()}.values())
+
+    async def count_enabled(self) -> int:
+        return sum(1 for r in self.servers.values() if r.enabled)
+
+    async def public_rows(self) -> list[dict[str, Any]]:
+        """What the real repository's rows hold besides the sealed secrets, ordered by owner."""
+        return [
+            {
+                "id": r.id,
+                "owner_id": r.owner.id,
+                "enterprise_id": r.owner.enterprise_id,
+                "team_id": r.owner.team_id,
+                "user_id": r.owner.user_id,
+                "name": r.name,
+                "config_json": json.dumps(r.config.public_dict()),
+                "enabled": int(r.enabled),
+                "approved_hash": r.approved_hash,
+                "version": r.version,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+            }
+            for r in sorted(self.servers.values(), key=lambda r: (r.owner.id, r.name))
+        ]
 
     async def get(self, server_id: str) -> ServerRecord | None:
         return self.servers.get(server_id)
@@ -136,7 +160,7 @@ class FakeSessions:
     def status(self, server_id: str) -> ServerStatus:
         return self.statuses.get(server_id, STOPPED)
 
-    async def apply(self, diff: ServerDiff) -> None:
+    async def apply_diff(self, diff: ServerDiff) -> None:
         for server_id in diff.stop:
             await self.stop(server_id)
         for record in diff.start:
@@ -201,6 +225,12 @@ class FakeMirror:
 
     def write(self, owner: Owner, records: list[ServerRecord]) -> None:
         self.written[owner.id] = list(records)
+
+    def sync(self, owner: Owner, records: list[ServerRecord]) -> bool:
+        """Like the real mirror, writes only when the files would change (compared by server names here)."""
+        before = [r.name for r in self.written.get(owner.id, [])]
+        self.written[owner.id] = list(records)
+        return before != [r.name for r in records]
 
 
 @dataclass

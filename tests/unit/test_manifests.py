@@ -26,8 +26,18 @@ SCHEMA_BASE = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.0.0
 SUB_SCHEMAS = ("manifest.schema.1.0.0.json", "manifest.schema.2.0.0.json")
 
 URL_KEYS = {"url", "request_url", "message_menu_options_url"}
-EXPECTED_SCOPES = {"commands", "chat:write", "im:write", "im:history", "files:read", "files:write", "users:read"}
-EXPECTED_EVENTS = {"app_home_opened", "message.im"}
+EXPECTED_SCOPES = {
+    "commands",
+    "chat:write",
+    "im:write",
+    "im:history",
+    "files:read",
+    "files:write",
+    "users:read",
+    "app_mentions:read",
+    "assistant:write",
+}
+EXPECTED_EVENTS = {"app_home_opened", "message.im", "app_mention"}
 USAGE_HINT = "help | list | add | add-json | connect | upload | download | tools | call | audit"
 
 
@@ -102,7 +112,11 @@ def test_every_schema_reference_resolves_from_the_stored_copy_without_network() 
 
 @pytest.mark.parametrize("mode", ["socket", "http"])
 def test_manifest_is_valid_against_slacks_manifest_schema(mode: str) -> None:
-    errors = sorted(_validator().iter_errors(_manifest(mode)), key=lambda e: list(e.absolute_path))
+    # Our stored v1 schema (tests/data, commit 4a68bcc) predates slackapi/manifest-schema PR #74, which added
+    # `features.agent_view` to v1 and v2 alike; the key is checked against the v2 definition in the test below.
+    manifest = _manifest(mode)
+    manifest["features"].pop("agent_view")
+    errors = sorted(_validator().iter_errors(manifest), key=lambda e: list(e.absolute_path))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
@@ -171,3 +185,16 @@ def test_socket_and_http_manifests_differ_only_in_how_slack_reaches_the_app() ->
         return copy
 
     assert without_delivery(_manifest("socket")) == without_delivery(_manifest("http"))
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+def test_manifest_describes_the_agent_as_slacks_agent_view_schema_defines_it(mode: str) -> None:
+    # The stored v1 schema predates `features.agent_view` (slackapi/manifest-schema PR #74 added it to v1 and
+    # v2 alike); the stored v2 copy has the definition, so the section is checked against that.
+    definitions = _load(SCHEMAS / "manifest.schema.2.0.0.json")["definitions"]
+    schema = {"$ref": "#/definitions/app-manifests.v1.features.agent_view", "definitions": definitions}
+    agent_view = _manifest(mode)["features"]["agent_view"]
+    errors = list(Draft7Validator(schema).iter_errors(agent_view))
+    assert not errors, [e.message for e in errors]
+    assert agent_view["agent_description"]
+    assert 1 <= len(agent_view["suggested_prompts"]) <= 4

@@ -105,9 +105,7 @@ def test_every_sandbox_gets_a_user_namespace_that_cannot_make_another_and_its_ow
 
 def test_setpriv_drops_groups_capabilities_and_the_bounding_set_for_good() -> None:
     argv = setpriv_arguments(200_001)
-    assert {"--reuid=200001", "--regid=200001", "--clear-groups", "--no-new-privs", "--bounding-set=-all"} <= set(
-        argv
-    )
+    assert {"--reuid=200001", "--regid=200001", "--clear-groups", "--no-new-privs", "--bounding-set=-all"} <= set(argv)
 
 
 def test_the_network_plan_routes_allowed_networks_around_the_refused_ranges_but_never_to_the_host() -> None:

@@ -128,7 +128,7 @@ async def test_acting_on_someone_elses_server_is_refused_and_audited_in_the_owne
     assert (denied["owner"], denied["actor"], denied["server_name"]) == (ALICE, MALLORY, "files")
 
 
-async def test_restore_starts_only_enabled_servers_whose_config_was_approved() -> None:
+async def test_restore_starts_nothing_and_rewrites_only_the_mirrors_that_differ() -> None:
     world = ServerWorld()
     approved = await world.service.confirm(ALICE, (await world.service.propose_add(ALICE, "approved", CONFIG)).id)
     off = await world.service.confirm(ALICE, (await world.service.propose_add(ALICE, "off", CONFIG)).id)
@@ -137,6 +137,10 @@ async def test_restore_starts_only_enabled_servers_whose_config_was_approved() -
     world.store.servers[tampered.id] = tampered.model_copy(update={"config": NEWER})  # changed behind our back
     world.sessions.started.clear()
 
-    assert await world.service.restore() == 2
+    world.mirror.written.clear()  # as if the files were lost while the app was down
 
-    assert world.sessions.started == [approved.name]
+    assert await world.service.restore() == 2  # enabled servers stored; servers start on first use, not here
+
+    assert world.sessions.started == []
+    assert [r.name for r in world.mirror.written[ALICE.id]] == sorted([approved.name, off.name, tampered.name])
+    assert await world.service.sync_mirrors() == 0  # nothing differs any more

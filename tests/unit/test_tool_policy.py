@@ -21,7 +21,7 @@ from app.domain.tool_policy import (
 )
 from app.runtime.tool_registry import ToolRegistry, clean_description
 from app.services.tool_policy_service import HeldChange, definition
-from app.slack.tool_notices import held_button_value, held_tools_blocks, parse_held_button_value
+from app.slack.blocks.held_tools import held_button_value, held_tools_blocks, parse_held_button_value
 
 DENYLIST = Denylist(DEFAULT_TOOL_DENYLIST)
 OWNER = Owner(team_id="T0TEST", user_id="U0TEST")

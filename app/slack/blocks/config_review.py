@@ -16,6 +16,10 @@ _SECTION_LIMIT = 2900
 MAX_MESSAGE_BLOCKS = 50
 MAX_MESSAGE_CHARS = 12_000  # Slack refuses messages whose blocks hold much more (msg_blocks_too_long)
 MAX_LISTED = 40
+TOO_BIG = (
+    "This file changes too much to review in one Slack message: split it into smaller files (fewer servers or "
+    "shorter command lines). Nothing was changed."
+)
 
 
 def upload_modal(metadata: dict[str, str]) -> dict[str, Any]:
@@ -82,6 +86,15 @@ def review_blocks(review: BatchReview) -> list[dict[str, Any]]:
 def fits_in_a_message(blocks: list[dict[str, Any]]) -> bool:
     text = sum(len(t) for block in blocks for t in _texts(block))
     return len(blocks) <= MAX_MESSAGE_BLOCKS and text <= MAX_MESSAGE_CHARS
+
+
+def review_fits_in_a_message(review: BatchReview) -> bool:
+    """What ConfigImportService is told can be shown (it discards a batch whose review cannot)."""
+    return fits_in_a_message(review_blocks(review))
+
+
+def too_big_blocks() -> list[dict[str, Any]]:
+    return [_section(f":x: {TOO_BIG}")]
 
 
 def _texts(node: Any) -> list[str]:

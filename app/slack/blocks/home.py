@@ -25,6 +25,8 @@ class HomeContent:
     servers: list[ServerOverview]
     attention: list[RegisteredTool] = field(default_factory=list)  # held and denied tools
     audit: list[AuditEntry] = field(default_factory=list)  # newest first
+    # None: the assistant is set up (nothing to say); else the line that says it is not, and what works meanwhile.
+    assistant_unavailable: str | None = None
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -98,6 +100,7 @@ def home_view(content: HomeContent) -> dict[str, Any]:
             "elements": [
                 _button(ids.OPEN_ADD_MODAL, "Add local server", style="primary"),
                 _button(ids.OPEN_CONNECT_MODAL, "Connect remote server"),
+                _button(ids.RUN_OPEN_PICKER, "Run a tool"),
                 _button(ids.OPEN_HELP, "Help"),
             ],
         },
@@ -107,6 +110,10 @@ def home_view(content: HomeContent) -> dict[str, Any]:
         *_attention_blocks(content.attention),
         {"type": "divider"},
         *_audit_blocks(content.audit),
+        _context(
+            content.assistant_unavailable
+            or "Message me in the *Messages* tab (or @mention me in a channel) and I'll use your tools to answer."
+        ),
         _context("`/mcp help` lists every command. Tools appear as `server__tool`."),
     ]
     return {"type": "home", "blocks": blocks[:100]}

@@ -7,6 +7,7 @@ from typing import Any
 from app.domain.remote_config import OAuthAuth, RemoteServerConfig
 from app.domain.server import ServerRecord
 from app.domain.server_config import summary
+from app.domain.status import ServerStatus
 from app.services.server_service import ServerOverview
 from app.slack import ids
 from app.slack.text import code, escape, truncate
@@ -18,7 +19,14 @@ _STATE_ICON = {
     "error": ":red_circle:",
     "stopped": ":white_circle:",
     "needs_auth": ":key:",
+    "idle": ":zzz:",  # stored and enabled, starts on first use: nothing is wrong
 }
+
+
+def admin_servers_block(provided: list[tuple[ServerRecord, ServerStatus]]) -> dict[str, Any]:
+    """The servers the admin provides to everyone, under the owner's own list."""
+    lines = ", ".join(f"{code(record.name)} ({escape(status.label())})" for record, status in provided)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Provided by your admin: {lines}"[:3000]}]}
 
 
 def _option(label: str, value: str) -> dict[str, Any]:

@@ -7,9 +7,11 @@ from typing import Any
 from app.domain.registered_tool import RegisteredTool
 from app.services.tool_service import ToolOutcome
 from app.slack import ids
+from app.slack.blocks.run_tool import run_button
 from app.slack.text import code, escape, escaped_chunks, truncate
 
 MAX_DESCRIPTION = 200
+RUN_BUTTONS_MAX = 40  # one section per tool (with its Run button) up to this many, within a message's 50 blocks
 _STATE_ICON = {"allowed": ":white_check_mark:", "denied": ":no_entry:", "held": ":pause_button:"}
 
 
@@ -26,6 +28,16 @@ def tool_line(tool: RegisteredTool) -> str:
 def tools_blocks(tools: list[RegisteredTool], *, empty: str) -> list[dict[str, Any]]:
     if not tools:
         return [{"type": "section", "text": {"type": "mrkdwn", "text": empty}}]
+    if len(tools) <= RUN_BUTTONS_MAX:
+        blocks = [_tool_row(t) for t in tools]
+    else:
+        blocks = _packed_lines(tools)
+        blocks.append(_context("`/mcp run <server>__<tool>` opens a form to run one of them."))
+    return _with_policy_note(blocks, tools)
+
+
+def _packed_lines(tools: list[RegisteredTool]) -> list[dict[str, Any]]:
+    """Many tools: their lines packed into as few sections as fit, without buttons."""
     blocks: list[dict[str, Any]] = []
     current: list[str] = []
     size = 0
@@ -36,7 +48,22 @@ def tools_blocks(tools: list[RegisteredTool], *, empty: str) -> list[dict[str, A
         current.append(line[:2900])
         size += len(line) + 1
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(current)}})
-    blocks = blocks[:45]
+    return blocks[:44]
+
+
+def _tool_row(tool: RegisteredTool) -> dict[str, Any]:
+    """One tool, with a Run button when it can be called."""
+    row: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": tool_line(tool)[:2900]}}
+    if tool.allowed:
+        row["accessory"] = run_button(tool.exposed_name)
+    return row
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _with_policy_note(blocks: list[dict[str, Any]], tools: list[RegisteredTool]) -> list[dict[str, Any]]:
     if any(not t.allowed for t in tools):
         blocks.append(
             {

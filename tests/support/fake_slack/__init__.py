@@ -12,7 +12,10 @@ It enforces the Slack rules an app can get wrong (docs: reference slack.md §1.4
 single-use trigger_ids that expire after 3 s, Block Kit validation on every ``views.*`` / ``chat.*`` /
 response_url call (via :mod:`tests.support.blockkit`), modal stack depth, view hash conflicts, the
 ``files_upload_v2`` three-step dance with ``channel_id`` format checks, and private file downloads that
-need the bot token (else a 200 HTML sign-in page, as real Slack does).
+need the bot token (else a 200 HTML sign-in page, as real Slack does). The agent surfaces (``chat.*Stream``,
+``assistant.threads.setStatus``/``setSuggestedPrompts``) live in :mod:`tests.support.fake_slack.streams`: streams
+must reply in a thread, name recipients outside DMs and stay under 12,000 characters; ``streaming_enabled = False``
+and ``rate_limit(...)`` make Slack refuse them so the fallback can be tested.
 
 Recording: every HTTP request that reaches the fake is appended to :attr:`FakeSlack.calls` as a
 :class:`Call`. Web API calls use the API method name (``"views.open"``); the other routes use
@@ -24,5 +27,6 @@ JSON and form requests alike.
 
 from tests.support.fake_slack.records import Call, UploadedFile
 from tests.support.fake_slack.server import FakeSlack
+from tests.support.fake_slack.streams import StatusUpdate, SuggestedPrompts
 
-__all__ = ["Call", "FakeSlack", "UploadedFile"]
+__all__ = ["Call", "FakeSlack", "StatusUpdate", "SuggestedPrompts", "UploadedFile"]

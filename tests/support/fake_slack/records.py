@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class Call:
     path: str = ""
     response: dict[str, Any] | None = None  # the JSON we answered (Web API calls only)
     status: int = 200
+    received_at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks time first bytes)
 
     @property
     def ok(self) -> bool:

@@ -22,6 +22,7 @@ from tests.support.fake_slack.records import (
     Handler,
     api_error,
 )
+from tests.support.fake_slack.streams import StreamApi
 from tests.support.fake_slack.views import ViewsApi
 from tests.support.slack_payloads import (
     BOT_ID,
@@ -31,7 +32,7 @@ from tests.support.slack_payloads import (
 )
 
 
-class FakeSlack(ViewsApi, ChatApi, FilesApi, PeopleApi):
+class FakeSlack(ViewsApi, ChatApi, FilesApi, PeopleApi, StreamApi):
     """Fake Slack on ``127.0.0.1:<ephemeral port>``; use as ``async with FakeSlack() as slack``."""
 
     def __init__(
@@ -55,6 +56,11 @@ class FakeSlack(ViewsApi, ChatApi, FilesApi, PeopleApi):
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
+            "chat.startStream": self._chat_start_stream,
+            "chat.appendStream": self._chat_append_stream,
+            "chat.stopStream": self._chat_stop_stream,
+            "assistant.threads.setStatus": self._assistant_set_status,
+            "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "files.info": self._files_info,
@@ -143,6 +149,14 @@ class FakeSlack(ViewsApi, ChatApi, FilesApi, PeopleApi):
         method = request.match_info["method"]
         headers = {k.lower(): v for k, v in request.headers.items()}
         params, bad_json = await self._read_params(request)
+        retry_after = self._rate_limit_retry_after(method)
+        if retry_after is not None:  # Slack's rate limiter answers before the method runs, with HTTP 429
+            limited = api_error("ratelimited")
+            self.errors.append((method, "ratelimited"))
+            call = Call(method, params, headers, http_method=request.method, path=request.path, response=limited)
+            call.status = 429
+            await self._record(call)
+            return web.json_response(limited, status=429, headers={"Retry-After": str(retry_after)})
         response = await self._dispatch(method, params, headers, bad_json)
         if not response.get("ok"):
             self.errors.append((method, str(response.get("error"))))

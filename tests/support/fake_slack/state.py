@@ -153,5 +153,6 @@ class SlackState:
         return "".join(self._rng.choice("0123456789abcdef") for _ in range(n))
 
     def _next_ts(self) -> str:
+        # From 500000 up: the payload builders number people's messages from 1, and the two must never collide.
         self._ts_counter += 1
-        return f"{int(time.time())}.{self._ts_counter:06d}"
+        return f"{int(time.time())}.{500_000 + self._ts_counter:06d}"

@@ -6,18 +6,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.owner import Owner
 from app.services.config_import import BatchReview
+from app.slack.blocks.plain import text_blocks
 from app.slack.reply import Reply
-from app.slack.review_message import ReviewMessages, text_blocks
+from app.slack.review_message import send_review
 from app.slack.text import code, escape
 
 
 class ConfigEditDM:
-    def __init__(self, client: AsyncWebClient, reviews: ReviewMessages) -> None:
+    def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
-        self._reviews = reviews
 
     async def edit_to_review(self, owner: Owner, review: BatchReview) -> None:
-        await self._reviews.send(Reply(self._client, owner, None), owner, review)
+        await send_review(Reply(self._client, owner, None), review)
 
     async def edit_refused(self, owner: Owner, filename: str, problem: str) -> None:
         text = (

@@ -1,10 +1,10 @@
-"""DMs about tools the owner must look at: changed or new tools held until approved."""
+"""Block Kit for the DM about changed or new tools held until their owner approves them.
+
+The Approve / Keep buttons carry `held_button_value`: exactly which tool definitions (by pin) the owner saw."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.server import ServerRecord
 from app.services.tool_policy_service import PIN_SHOWN, HeldChange
@@ -124,17 +124,3 @@ def held_tools_blocks(record: ServerRecord, changes: list[HeldChange]) -> list[d
             }
         )
     return blocks
-
-
-class HeldToolsDM:
-    def __init__(self, client: AsyncWebClient) -> None:
-        self._client = client
-
-    async def tools_held(self, record: ServerRecord, changes: list[HeldChange]) -> None:
-        await self._client.chat_postMessage(
-            channel=record.owner.user_id,
-            text=f"The tools of {record.name} changed; review them.",
-            blocks=held_tools_blocks(record, changes),
-            unfurl_links=False,
-            unfurl_media=False,
-        )

@@ -1,0 +1,53 @@
+"""`python -m bench.fake_slack_process`: the fake Slack Web API in a process of its own, plus a response_url sink.
+
+Prints `READY <api_url> <bot_token> <sink_url>` once it listens, serves until its stdin closes, then prints
+`PROBLEMS <n>` (how many of Slack's rules the apps broke) and exits. The sink takes answers the benchmark only
+needs counted (`POST <sink_url>/hook/<id>`; `GET <sink_url>/count`), so the load generator does not serve them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from aiohttp import web
+
+from tests.support.fake_slack import FakeSlack
+
+
+async def _sink() -> tuple[web.AppRunner, str, list[int]]:
+    received = [0]
+
+    async def take(request: web.Request) -> web.Response:
+        await request.read()
+        received[0] += 1
+        return web.Response(text="ok")
+
+    async def count(_: web.Request) -> web.Response:
+        return web.Response(text=str(received[0]))
+
+    app = web.Application()
+    app.router.add_post("/hook/{id}", take)
+    app.router.add_get("/count", count)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}", received
+
+
+async def serve() -> int:
+    async with FakeSlack() as slack:
+        runner, sink_url, _ = await _sink()
+        try:
+            print(f"READY {slack.api_url} {slack.bot_token} {sink_url}", flush=True)
+            await asyncio.to_thread(sys.stdin.read)  # returns at EOF: the benchmark is done with us
+        finally:
+            await runner.cleanup()
+        print(f"PROBLEMS {len(slack.problems)}", flush=True)
+        for problem in slack.problems[:5]:
+            print(f"problem: {problem}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(serve()))
