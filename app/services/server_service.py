@@ -58,6 +58,9 @@ class ServerOverview:
         return isinstance(self.record.config, LocalServerConfig)
 
 
+MIRROR_PAGE_OWNERS = 500  # owners read per page at start-up (a page of rows is read under the GIL at once)
+
+
 class ServerService:
     def __init__(
         self,
@@ -410,12 +413,6 @@ class ServerService:
         a time; nothing is decrypted (the files never hold a secret). Returns how many owners' files were rewritten.
 
         An owner whose servers change meanwhile is skipped: that change writes their files itself."""
-        rows = await self._repo.public_rows()
-        batches: list[list[Any]] = []
-        for row in rows:  # batches end on an owner's last row (rows come ordered by owner)
-            if not batches or (len(batches[-1]) >= rows_per_batch and batches[-1][-1]["owner_id"] != row["owner_id"]):
-                batches.append([])
-            batches[-1].append(row)
         self._syncing += 1
         limit = asyncio.Semaphore(self._mirror_concurrency)
 
@@ -423,8 +420,19 @@ class ServerService:
             async with limit:
                 return await asyncio.to_thread(self._sync_batch, batch)
 
+        rewritten, last_owner = 0, ""
         try:
-            return sum(await asyncio.gather(*(one(batch) for batch in batches)))
+            while rows := await self._repo.public_rows(after_owner=last_owner, owners=MIRROR_PAGE_OWNERS):
+                last_owner = rows[-1]["owner_id"]
+                batches: list[list[Any]] = []
+                for row in rows:  # batches end on an owner's last row (rows come ordered by owner)
+                    if not batches or (
+                        len(batches[-1]) >= rows_per_batch and batches[-1][-1]["owner_id"] != row["owner_id"]
+                    ):
+                        batches.append([])
+                    batches[-1].append(row)
+                rewritten += sum(await asyncio.gather(*(one(batch) for batch in batches)))
+            return rewritten
         finally:
             self._syncing -= 1
             if not self._syncing:

@@ -37,12 +37,21 @@ class ServerRepository:
         row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM servers WHERE enabled = 1")
         return int(row["n"]) if row else 0
 
-    async def public_rows(self) -> list[aiosqlite.Row]:
-        """Every server's row without its sealed secrets, grouped by owner; turn them into records with
-        `records_without_secrets`, off the event loop when there are many."""
+    async def public_rows(self, *, after_owner: str = "", owners: int | None = None) -> list[aiosqlite.Row]:
+        """Servers' rows without their sealed secrets, grouped by owner (whole owners only), for owners after
+        `after_owner`, at most `owners` of them; turn them into records with `records_without_secrets`, off the
+        event loop when there are many. Paging keeps each read short: building tens of thousands of rows at once
+        holds the GIL long enough to stall the event loop."""
+        limit = (
+            ""
+            if owners is None
+            else " AND owner_id IN (SELECT DISTINCT owner_id FROM servers WHERE owner_id > ? ORDER BY owner_id LIMIT ?)"
+        )
+        params: tuple[object, ...] = (after_owner,) if owners is None else (after_owner, after_owner, owners)
         return await self._db.fetch_all(
             "SELECT id, owner_id, enterprise_id, team_id, user_id, name, config_json, enabled, approved_hash, version, "
-            "created_at, updated_at FROM servers ORDER BY owner_id, name"
+            f"created_at, updated_at FROM servers WHERE owner_id > ?{limit} ORDER BY owner_id, name",
+            params,
         )
 
     async def list_owners(self) -> list[Owner]:

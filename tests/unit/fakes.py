@@ -70,9 +70,10 @@ class FakeStore:
     async def count_enabled(self) -> int:
         return sum(1 for r in self.servers.values() if r.enabled)
 
-    async def public_rows(self) -> list[dict[str, Any]]:
-        """What the real repository's rows hold besides the sealed secrets, ordered by owner."""
-        return [
+    async def public_rows(self, *, after_owner: str = "", owners: int | None = None) -> list[dict[str, Any]]:
+        """What the real repository's rows hold besides the sealed secrets, ordered by owner, a page of owners."""
+        chosen = sorted({r.owner.id for r in self.servers.values() if r.owner.id > after_owner})[:owners]
+        rows = [
             {
                 "id": r.id,
                 "owner_id": r.owner.id,
@@ -88,7 +89,9 @@ class FakeStore:
                 "updated_at": r.updated_at,
             }
             for r in sorted(self.servers.values(), key=lambda r: (r.owner.id, r.name))
+            if r.owner.id in chosen
         ]
+        return rows
 
     async def get(self, server_id: str) -> ServerRecord | None:
         return self.servers.get(server_id)
