@@ -30,10 +30,11 @@ from app.store.assistant_approvals import ApprovalModeRepository
 from app.wiring import Core, build_core
 from bench.stats import Row, median, percentile, ratio, table
 from tests.support import slack_payloads as payloads
-from tests.support.app_process import AppProcess, app_env, free_port, new_encryption_key
+from tests.support.app_process import AppProcess, app_env, new_encryption_key
 from tests.support.fake_model import FakeModel, Reply
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import SIGNING_SECRET, policy_toml
+from tests.support.loopback import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_SERVER = str(REPO_ROOT / "tests" / "servers" / "tiny_server.py")

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopback import serve_aiohttp
+
 Predicate = Callable[[dict[str, Any]], bool]
 
 
@@ -31,11 +33,7 @@ class ResponseReceiver:
     async def __aenter__(self) -> ResponseReceiver:
         app = web.Application()
         app.router.add_post("/hook/{id}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, self.base_url = await serve_aiohttp(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -24,12 +24,12 @@ from bench.receiver import ResponseReceiver
 from tests.support.app_process import (
     AppProcess,
     app_env,
-    free_port,
     local_server,
     populate,
     post_slash,
 )
 from tests.support.harness import SIGNING_SECRET, policy_toml
+from tests.support.loopback import free_port
 from tests.support.processes import descendants_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -209,11 +209,9 @@ class AssistantService:
             self._sweeper = None
 
     async def thread_servers(self, owner: Owner, thread: ThreadRef) -> tuple[list[str], tuple[str, ...] | None]:
-        """(the person's servers that have tools, in load order; the ones this thread may use or None = all)."""
-        names: list[str] = []
-        for tool in await self._tools.catalog(owner, include_disabled=True):
-            if tool.server_name not in names:
-                names.append(tool.server_name)
+        """(the person's enabled servers, in load order; the ones this thread may use or None = all). Starts nothing:
+        the modal this fills must open within the click's 3-second trigger."""
+        names = await self._tools.server_names(owner)
         return names, (await self._conversations.get(owner, thread)).servers
 
     async def choose_servers(self, owner: Owner, thread: ThreadRef, servers: tuple[str, ...] | None) -> None:

@@ -142,6 +142,10 @@ class ToolService:
         tools = [t for r in records for t in self._tools_of(owner, r, listings.get(r.id), decisions.get(r.id, {}))]
         return [t for t in tools if include_disabled or t.allowed]
 
+    async def server_names(self, owner: Owner) -> list[str]:
+        """The owner's enabled servers in load order (own local, own remote, the admin's), without starting any."""
+        return list(dict.fromkeys(record.name for record in await self._load_order(owner)))
+
     async def _load_order(self, owner: Owner) -> list[ServerRecord]:
         own = [r for r in await self._repo.list_for_owner(owner) if r.enabled and r.approved]
         local = [r for r in own if not isinstance(r.config, RemoteServerConfig)]

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from app.domain.assistant import ApprovalAsk, ApprovalState, PendingApproval, ThreadRef
 from app.domain.owner import Owner
 from app.slack.blocks.assistant import answered_blocks, approval_blocks, approval_text
-from app.slack.turn_stream import SlackTurnView
+from app.slack.turn_stream import SlackTurnView, set_thread_status
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +25,9 @@ class SlackTurnViews:
         self._background: set[asyncio.Task[None]] = set()
 
     def thinking(self, thread: ThreadRef) -> None:
-        task = asyncio.get_running_loop().create_task(self._set_status(thread, THINKING))
+        task = asyncio.get_running_loop().create_task(set_thread_status(self._client, thread, THINKING))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _set_status(self, thread: ThreadRef, text: str) -> None:
-        try:
-            await self._client.assistant_threads_setStatus(
-                channel_id=thread.channel_id, thread_ts=thread.thread_ts, status=text
-            )
-        except Exception as exc:  # boundary: a status is a courtesy, never a reason to fail the turn
-            log.debug("setStatus failed: %s", type(exc).__name__)
 
     def open(self, owner: Owner, thread: ThreadRef, *, first_reply: bool) -> SlackTurnView:
         return SlackTurnView(self._client, owner, thread, first_reply=first_reply)

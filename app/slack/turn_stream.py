@@ -62,12 +62,7 @@ class SlackTurnView:
     async def _send_statuses(self) -> None:
         while self._status_wanted is not None:
             text, self._status_wanted = self._status_wanted, None
-            try:
-                await self._client.assistant_threads_setStatus(
-                    channel_id=self._thread.channel_id, thread_ts=self._thread.thread_ts, status=text
-                )
-            except Exception as exc:  # boundary: a status is a courtesy, never a reason to fail the turn
-                log.debug("setStatus failed: %s", type(exc).__name__)
+            await set_thread_status(self._client, self._thread, text)
 
     async def _statuses_sent(self) -> None:
         if self._status_sender is not None:
@@ -196,3 +191,11 @@ class SlackTurnView:
                 await self._client.chat_update(channel=self._thread.channel_id, ts=self._ts, text=text, **extra)
         except SlackApiError as exc:  # the answer cannot be shown: log it, the person sees the status time out
             log.warning("could not post the assistant's answer: %s", exc.response.get("error"))
+
+
+async def set_thread_status(client: AsyncWebClient, thread: ThreadRef, text: str) -> None:
+    """`assistant.threads.setStatus` ("" clears it). A status is a courtesy, never a reason to fail a turn."""
+    try:
+        await client.assistant_threads_setStatus(channel_id=thread.channel_id, thread_ts=thread.thread_ts, status=text)
+    except Exception as exc:  # boundary: see above
+        log.debug("setStatus failed: %s", type(exc).__name__)

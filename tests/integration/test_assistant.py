@@ -351,15 +351,9 @@ async def test_the_thread_tools_button_narrows_the_servers_a_thread_may_use(tmp_
         mark = harness.slack.mark()
         await alice.click_in_thread(first, "assistant_thread_tools")
         opened = await harness.slack.wait_for("views.open", after=mark)
+        assert opened.response is not None
         view = opened.response["view"]
-        body = payloads.view_submission(
-            view,
-            {"thread_servers": {"value": payloads.options_value(["tiny"])}},
-            user_id=alice.user_id,
-            team_id=alice.team_id,
-            trigger_id=harness.slack.issue_trigger_id(alice.user_id),
-        )
-        assert (await harness.post(body)).status_code == 200
+        await alice.submit_state(view, {"thread_servers": payloads.options_value(["tiny"])})
         await alice.say("again", channel=sent.channel, thread_ts=sent.ts)
         await final_reply(alice, sent, lambda m: "One server." in m["text"])
         assert "other__echo" in model.requests[0].tool_names
@@ -443,24 +437,20 @@ async def test_a_servers_question_mid_call_is_asked_in_the_thread_and_the_answer
             lambda c: c.ok and c.params.get("thread_ts") == sent.ts and "Provide input" in json.dumps(c.params),
             timeout=30,
         )
+        assert question.response is not None
         message = {**question.params, "channel": question.response["channel"], "ts": question.response["ts"]}
         mark = harness.slack.mark()
         await alice.click_in_thread(message, ids.ELICIT_OPEN)
         opened = await harness.slack.wait_for("views.open", after=mark, timeout=10)
+        assert opened.response is not None
         view = opened.response["view"]
         labels = {b["label"]["text"]: b["block_id"] for b in view["blocks"] if b["type"] == "input"}
-        body = payloads.view_submission(
-            view,
-            {
-                labels["Name"]: {ids.VALUE: payloads.text_value("ann")},
-                labels["Age"]: {ids.VALUE: payloads.text_value("30")},
-                labels["Plan"]: {ids.VALUE: payloads.option_value("1")},
-            },
-            user_id=alice.user_id,
-            team_id=alice.team_id,
-            trigger_id=harness.slack.issue_trigger_id(alice.user_id),
-        )
-        assert (await harness.post(body)).status_code == 200
+        answers = {
+            labels["Name"]: payloads.text_value("ann"),
+            labels["Age"]: payloads.text_value("30"),
+            labels["Plan"]: payloads.option_value("1"),
+        }
+        await alice.submit_state(view, answers)
         await final_reply(alice, sent, lambda m: "You are signed up." in m["text"])
         assert "accepted: name=ann age=30 plan=pro" in model.requests[1].tool_result_for("call_signup")
 

@@ -22,7 +22,6 @@ from tests.servers import PYTHON, server_path
 from tests.support.app_process import (
     AppProcess,
     app_env,
-    free_port,
     local_server,
     new_encryption_key,
     populate,
@@ -30,6 +29,7 @@ from tests.support.app_process import (
 )
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import policy_toml
+from tests.support.loopback import free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 
 from app.domain.owner import Owner
@@ -23,7 +22,7 @@ from tests.support.config_files import no_child_left  # noqa: F401  (fixture)
 from tests.support.fake_slack import FakeSlack
 from tests.support.flows import add_ready_server, call, result_text
 from tests.support.harness import Harness, SlackUser, text_of
-from tests.support.slack_payloads import TEAM_ID, dm_channel_id, option_value, text_value, view_submission
+from tests.support.slack_payloads import TEAM_ID, dm_channel_id, option_value, text_value
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_child_left")]
@@ -71,19 +70,6 @@ async def open_form(user: SlackUser, message: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-async def submit(user: SlackUser, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> httpx2.Response:
-    body = view_submission(
-        view,
-        {block: {ids.VALUE: value} for block, value in values.items()},
-        user_id=user.user_id,
-        team_id=user.team_id,
-        trigger_id=user.slack.issue_trigger_id(user.user_id),
-    )
-    response = await user.harness.post(body)
-    assert response.status_code == 200, response.text
-    return response
-
-
 async def test_the_person_answers_a_servers_question_in_a_modal_and_the_tool_gets_the_values(harness: Harness) -> None:
     alice = harness.user()
     await add_ready_server(alice, "asker", ASKER)
@@ -97,11 +83,10 @@ async def test_the_person_answers_a_servers_question_in_a_modal_and_the_tool_get
     labels = {b["label"]["text"]: b["block_id"] for b in view["blocks"] if b["type"] == "input"}
     assert set(labels) == {"Name", "Age", "Plan"}
 
-    refused = await submit(alice, view, {labels["Name"]: text_value("ann"), labels["Age"]: text_value("200")})
+    refused = await alice.submit_state(view, {labels["Name"]: text_value("ann"), labels["Age"]: text_value("200")})
     assert refused.json()["errors"] == {labels["Age"]: "200 is greater than the maximum of 150"}
 
-    accepted = await submit(
-        alice,
+    accepted = await alice.submit_state(
         view,
         {labels["Name"]: text_value("ann"), labels["Age"]: text_value("30"), labels["Plan"]: option_value("1")},
     )

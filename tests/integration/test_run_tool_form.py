@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx2
 import pytest
 
 from app.domain.owner import Owner
@@ -23,7 +22,6 @@ from tests.support.slack_payloads import (
     option_value,
     options_value,
     text_value,
-    view_submission,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_child_left")]
@@ -35,19 +33,6 @@ BOB = "U0BOBTEST"
 def block_ids(view: dict[str, Any]) -> dict[str, str]:
     """Label → block_id of the form's input blocks."""
     return {b["label"]["text"]: b["block_id"] for b in view["blocks"] if b["type"] == "input"}
-
-
-async def submit(user: SlackUser, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> httpx2.Response:
-    body = view_submission(
-        view,
-        {block: {ids.VALUE: value} for block, value in values.items()},
-        user_id=user.user_id,
-        team_id=user.team_id,
-        trigger_id=user.slack.issue_trigger_id(user.user_id),
-    )
-    response = await user.harness.post(body)
-    assert response.status_code == 200, response.text
-    return response
 
 
 async def shown_view(user: SlackUser, mark: int) -> dict[str, Any]:
@@ -103,8 +88,7 @@ async def test_run_opens_a_form_with_every_kind_of_field_and_a_good_submission_d
     }
 
     mark = harness.slack.mark()
-    response = await submit(
-        alice,
+    response = await alice.submit_state(
         view,
         {
             fields["Title"]: text_value("Team offsite"),
@@ -143,8 +127,7 @@ async def test_a_bad_value_is_reported_on_its_field_and_the_tool_is_not_called(h
     await add_ready_server(alice, "forms", FORMS)
     view = await open_view(alice, "run forms__book")
     fields = block_ids(view)
-    response = await submit(
-        alice,
+    response = await alice.submit_state(
         view,
         {
             fields["Title"]: text_value("x"),
@@ -157,7 +140,7 @@ async def test_a_bad_value_is_reported_on_its_field_and_the_tool_is_not_called(h
     assert answer["errors"][fields["Details"]].startswith("Not valid JSON")
     assert set(answer["errors"]) == {fields["Details"]}  # what cannot be read is reported first
 
-    response = await submit(alice, view, {fields["Title"]: text_value("x"), fields["Guests"]: text_value("7")})
+    response = await alice.submit_state(view, {fields["Title"]: text_value("x"), fields["Guests"]: text_value("7")})
     assert response.json()["errors"] == {fields["Guests"]: "7 is greater than the maximum of 5"}
     assert await tool_calls(harness, alice) == []
 
@@ -184,7 +167,7 @@ async def test_someone_elses_tool_is_refused_from_a_button_and_from_a_form(harne
     assert refusal["callback_id"] != ids.RUN_FORM_MODAL
     assert "You have no server named `forms`" in text_of(refusal), text_of(refusal)
 
-    response = await submit(bob, alice_form, {"arg0": text_value("10")})
+    response = await bob.submit_state(alice_form, {"arg0": text_value("10")})
     answer = response.json()
     assert answer["response_action"] == "update" and "no server named" in json.dumps(answer["view"])
     assert await tool_calls(harness, bob) == [] and await tool_calls(harness, alice) == []
@@ -205,7 +188,7 @@ async def test_run_with_only_a_server_opens_a_picker_that_leads_to_the_form(harn
     await add_ready_server(alice, "forms", FORMS)
     picker = await open_view(alice, "run forms")
     assert picker["callback_id"] == ids.RUN_PICKER_MODAL
-    response = await submit(alice, picker, {ids.RUN_PICKER_TOOL: option_value("forms__big")})
+    response = await alice.submit_state(picker, {ids.RUN_PICKER_TOOL: option_value("forms__big")})
     answer = response.json()
     assert answer["response_action"] == "update" and answer["view"]["callback_id"] == ids.RUN_FORM_MODAL
 
@@ -231,7 +214,7 @@ async def test_a_result_too_long_for_a_message_also_arrives_whole_as_a_file(harn
     await add_ready_server(alice, "forms", FORMS)
     view = await open_view(alice, "run forms big")
     mark = harness.slack.mark()
-    await submit(alice, view, {block_ids(view)["Size"]: text_value("9000")})
+    await alice.submit_state(view, {block_ids(view)["Size"]: text_value("9000")})
     message = await dm_after(alice, mark)
     assert "The whole result (9000 characters) is in the file below" in text_of(message)
     await harness.slack.wait_for("files.completeUploadExternal", after=mark, timeout=30)

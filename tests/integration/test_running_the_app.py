@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +20,7 @@ from tests.support import slack_payloads as payloads
 from tests.support.app_process import AppProcess
 from tests.support.fake_slack import FakeSlack
 from tests.support.harness import SIGNING_SECRET, policy_toml, text_of
+from tests.support.loopback import free_port
 from tests.support.processes import descendants_of, is_running, process
 from tests.support.waiting import wait_until
 
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.anyio
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACK_LIMIT_SECONDS = 3.0
 TINY_SERVER = server_path("tiny_server")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _base_env(home: Path) -> dict[str, str]:
@@ -82,7 +75,7 @@ def _tiny_servers_under(pid: int) -> list[int]:
 async def running_app(
     tmp_path: Path, slack: FakeSlack, port: int | None = None, **extra: str
 ) -> AsyncIterator[tuple[AppProcess, httpx2.AsyncClient]]:
-    port = port or _free_port()
+    port = port or free_port()
     app = await AppProcess.spawn(_app_env(tmp_path, slack, port, **extra), cwd=tmp_path, port=port)
     try:
         async with httpx2.AsyncClient(base_url=app.url) as http:

@@ -10,7 +10,6 @@ import base64
 import os
 import secrets
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterable
@@ -31,13 +30,6 @@ from tests.support.processes import descendants_of
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_LIMIT_SECONDS = 60.0
 STOP_LIMIT_SECONDS = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def new_encryption_key() -> str:

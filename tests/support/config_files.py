@@ -99,7 +99,9 @@ def everything_sent_and_written(harness: Harness) -> str:
     return "\n".join(parts)
 
 
-def dms(harness: Harness, predicate: Callable[[str], bool] = lambda text: True, *, after: int = 0) -> list[dict]:
+def dms(
+    harness: Harness, predicate: Callable[[str], bool] = lambda text: True, *, after: int = 0
+) -> list[dict[str, Any]]:
     """chat.postMessage calls to the owner (DMs), as messages, whose text matches."""
     return [
         {"text": c.params.get("text", ""), "blocks": c.params.get("blocks") or []}

@@ -27,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopback import serve_aiohttp
+
 # Steps: what the fake answers to one request.
 
 
@@ -170,12 +172,8 @@ class FakeModel:
     async def __aenter__(self) -> FakeModel:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._runner, root = await serve_aiohttp(app)
+        self.base_url = f"{root}/v1"
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -342,11 +340,7 @@ class FakeAnthropic:
     async def __aenter__(self) -> FakeAnthropic:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, self.base_url = await serve_aiohttp(app)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -217,10 +217,17 @@ class SlackUser:
         return view
 
     async def submit(self, view: dict[str, Any], fields: dict[str, str | None]) -> httpx2.Response:
-        values = {block_id: {"value": payloads.text_value(value)} for block_id, value in fields.items()}
+        """Submit a modal's text fields (block_id -> text)."""
+        return await self.submit_state(
+            view, {block_id: payloads.text_value(value) for block_id, value in fields.items()}
+        )
+
+    async def submit_state(self, view: dict[str, Any], state: dict[str, dict[str, Any]]) -> httpx2.Response:
+        """Submit a modal with any kind of input (block_id -> the element's state, e.g. `payloads.option_value`);
+        every input's action_id is `value`, as Plugboard's modals name them."""
         body = payloads.view_submission(
             view,
-            values,
+            {block_id: {"value": element} for block_id, element in state.items()},
             user_id=self.user_id,
             team_id=self.team_id,
             trigger_id=self.slack.issue_trigger_id(self.user_id),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from aiohttp import web
 from starlette.types import ASGIApp
 
 from tests.servers import SERVERS_DIR
@@ -24,6 +25,15 @@ from tests.servers import SERVERS_DIR
 EVERYTHING_BIN = SERVERS_DIR / "node_modules" / ".bin" / "mcp-server-everything"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+
+
+async def serve_aiohttp(app: web.Application) -> tuple[web.AppRunner, str]:
+    """`app` on 127.0.0.1:<free port>, for the fakes (Slack, the model) and the benchmark's receiver: its runner
+    (`cleanup()` stops it) and its base URL, `http://127.0.0.1:<port>`."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 def bound_socket() -> socket.socket:

@@ -9,15 +9,14 @@ import anyio
 import mcp_types as types
 import pytest
 
+from app.domain.errors import ElicitationGone, NotYourElicitation
 from app.domain.local_config import LocalServerConfig
 from app.domain.owner import Owner
 from app.domain.server import ServerRecord
 from app.services.elicitation_service import (
     Conversation,
-    ElicitationGone,
     ElicitationRequest,
     ElicitationService,
-    NotYourElicitation,
     Outcome,
 )
 from tests.support.waiting import wait_until

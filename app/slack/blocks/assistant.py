@@ -8,6 +8,7 @@ from typing import Any
 
 from app.domain.assistant import ApprovalAsk, ApprovalState, Step
 from app.slack import ids
+from app.slack.blocks.plain import button
 from app.slack.text import code, code_block, escape, truncate
 
 SUGGESTED_PROMPTS = [
@@ -85,9 +86,9 @@ def approval_blocks(ask: ApprovalAsk, owner_user_id: str) -> list[dict[str, Any]
             "type": "actions",
             "block_id": "approval",
             "elements": [
-                _button("Allow once", ids.APPROVE_CALL_ONCE, ask.approval_id, style="primary"),
-                _button("Always allow", ids.APPROVE_CALL_ALWAYS, ask.approval_id),
-                _button("Deny", ids.DENY_CALL, ask.approval_id, style="danger"),
+                button(ids.APPROVE_CALL_ONCE, "Allow once", ask.approval_id, style="primary"),
+                button(ids.APPROVE_CALL_ALWAYS, "Always allow", ask.approval_id),
+                button(ids.DENY_CALL, "Deny", ask.approval_id, style="danger"),
             ],
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "Only the person who asked can answer."}]},
@@ -113,9 +114,9 @@ def after_answer_blocks(*, thread_value: str, tools_button: bool, retry: bool) -
     """Buttons under an answer: Retry after a failure, "Tools in this thread" under the first reply."""
     elements = []
     if retry:
-        elements.append(_button("Retry", ids.RETRY_TURN, thread_value, style="primary"))
+        elements.append(button(ids.RETRY_TURN, "Retry", thread_value, style="primary"))
     if tools_button:
-        elements.append(_button("Tools in this thread", ids.THREAD_TOOLS, thread_value))
+        elements.append(button(ids.THREAD_TOOLS, "Tools in this thread", thread_value))
     return [{"type": "actions", "block_id": "after_answer", "elements": elements}] if elements else []
 
 
@@ -164,18 +165,6 @@ def _modal(blocks: list[dict[str, Any]], metadata: dict[str, str], *, submit: bo
 
 def _option(name: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": truncate(name, 75)}, "value": name}
-
-
-def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
 
 
 def _pretty(preview: str) -> str:

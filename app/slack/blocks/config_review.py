@@ -10,6 +10,7 @@ from app.services.config_import import BatchReview
 from app.services.local_gate import RunConditions
 from app.slack import ids
 from app.slack.blocks.confirmation import WARNING, conditions_text
+from app.slack.blocks.plain import button
 from app.slack.text import clean, code, escape, escaped_chunks
 
 _SECTION_LIMIT = 2900
@@ -227,14 +228,14 @@ def _decision(review: BatchReview) -> dict[str, Any]:
     plan = batch.plan
     elements: list[dict[str, Any]] = []
     if plan.inputs:
-        elements.append(_button(ids.ENTER_SECRETS, "Enter secrets…", batch.id, style="primary"))
+        elements.append(button(ids.ENTER_SECRETS, "Enter secrets…", batch.id, style="primary"))
     elif review.source == "disk":
-        elements.append(_button(ids.CONFIRM_BATCH, "Confirm", f"replace:{batch.id}", style="primary"))
+        elements.append(button(ids.CONFIRM_BATCH, "Confirm", f"replace:{batch.id}", style="primary"))
     else:
         if plan.items:
-            elements.append(_button(ids.CONFIRM_BATCH, "Confirm — merge", f"merge:{batch.id}", style="primary"))
+            elements.append(button(ids.CONFIRM_BATCH, "Confirm — merge", f"merge:{batch.id}", style="primary"))
         if plan.removals:
-            replace = _button(ids.REPLACE_BATCH, "Confirm — replace", f"replace:{batch.id}", style="danger")
+            replace = button(ids.REPLACE_BATCH, "Confirm — replace", f"replace:{batch.id}", style="danger")
             replace["confirm"] = {
                 "title": {"type": "plain_text", "text": "Replace your config?"},
                 "text": {"type": "plain_text", "text": f"This removes {_plain_names(plan.removals)}."[:300]},
@@ -244,20 +245,8 @@ def _decision(review: BatchReview) -> dict[str, Any]:
             }
             elements.append(replace)
     cancel = "Discard" if review.source == "disk" else "Cancel"
-    elements.append(_button(ids.CANCEL_BATCH, cancel, batch.id))
+    elements.append(button(ids.CANCEL_BATCH, cancel, batch.id))
     return {"type": "actions", "block_id": "batch_decision", "elements": elements}
-
-
-def _button(action_id: str, text: str, value: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "value": value,
-        "text": {"type": "plain_text", "text": text},
-    }
-    if style:
-        button["style"] = style
-    return button
 
 
 def _packed(parts: list[str]) -> list[str]:

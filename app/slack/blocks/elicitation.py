@@ -8,7 +8,7 @@ from typing import Any
 
 from app.services.elicitation_service import ElicitationRequest, Outcome
 from app.slack import ids
-from app.slack.blocks.plain import context, section
+from app.slack.blocks.plain import button, context, section
 from app.slack.blocks.tool_form import TITLE_MAX, tool_form
 from app.slack.text import code, escape, escaped_chunks, truncate
 
@@ -19,18 +19,6 @@ BUTTON_URL_MAX = 3000
 def _quote(message: str) -> str:
     text = escape(truncate(message.strip(), MESSAGE_SHOWN)) or "_(no message)_"
     return "\n".join("> " + line for line in text.splitlines() or [""])
-
-
-def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "value": value,
-        "text": {"type": "plain_text", "text": label},
-    }
-    if style:
-        button["style"] = style
-    return button
 
 
 def _url_sections(url: str) -> list[dict[str, Any]]:
@@ -58,8 +46,8 @@ def question_blocks(request: ElicitationRequest, minutes: int) -> list[dict[str,
             ),
         ]
         buttons = [
-            _button(ids.ELICIT_OPEN_LINK, "Show the link", request.id, "primary"),
-            _button(ids.ELICIT_DECLINE, "Decline", request.id),
+            button(ids.ELICIT_OPEN_LINK, "Show the link", request.id, style="primary"),
+            button(ids.ELICIT_DECLINE, "Decline", request.id),
         ]
     else:
         blocks = [
@@ -67,8 +55,8 @@ def question_blocks(request: ElicitationRequest, minutes: int) -> list[dict[str,
             section(_quote(request.message)),
         ]
         buttons = [
-            _button(ids.ELICIT_OPEN, "Provide input", request.id, "primary"),
-            _button(ids.ELICIT_DECLINE, "Decline", request.id),
+            button(ids.ELICIT_OPEN, "Provide input", request.id, style="primary"),
+            button(ids.ELICIT_DECLINE, "Decline", request.id),
         ]
     blocks.append({"type": "actions", "block_id": "elicitation", "elements": buttons})
     blocks.append(
@@ -91,9 +79,9 @@ def settled_blocks(request: ElicitationRequest, outcome: Outcome) -> list[dict[s
         blocks = [section(f":link: The link from {code(request.server_name)}, on *{escape(request.host)}*:")]
         blocks += _url_sections(request.url)
         if len(request.url) <= BUTTON_URL_MAX:
-            button = _button(ids.ELICIT_LINK, f"Open {truncate(request.host, 60)}", request.id)
-            button["url"] = request.url
-            blocks.append({"type": "actions", "block_id": "elicitation_link", "elements": [button]})
+            link = button(ids.ELICIT_LINK, f"Open {truncate(request.host, 60)}", request.id)
+            link["url"] = request.url
+            blocks.append({"type": "actions", "block_id": "elicitation_link", "elements": [link]})
     return blocks
 
 

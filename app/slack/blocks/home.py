@@ -12,6 +12,7 @@ from app.services.server_service import ServerOverview
 from app.slack import ids
 from app.slack.blocks.audit import audit_line
 from app.slack.blocks.help import help_blocks
+from app.slack.blocks.plain import button
 from app.slack.blocks.server_list import server_list_blocks
 from app.slack.text import code, escape, truncate
 
@@ -49,13 +50,6 @@ def _packed(lines: list[str]) -> list[dict[str, Any]]:
     if current:
         blocks.append(_section("\n".join(current)))
     return blocks
-
-
-def _button(action_id: str, label: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label}}
-    if style:
-        button["style"] = style
-    return button
 
 
 def attention_line(tool: RegisteredTool) -> str:
@@ -98,10 +92,10 @@ def home_view(content: HomeContent) -> dict[str, Any]:
             "type": "actions",
             "block_id": "home_actions",
             "elements": [
-                _button(ids.OPEN_ADD_MODAL, "Add local server", style="primary"),
-                _button(ids.OPEN_CONNECT_MODAL, "Connect remote server"),
-                _button(ids.RUN_OPEN_PICKER, "Run a tool"),
-                _button(ids.OPEN_HELP, "Help"),
+                button(ids.OPEN_ADD_MODAL, "Add local server", style="primary"),
+                button(ids.OPEN_CONNECT_MODAL, "Connect remote server"),
+                button(ids.RUN_OPEN_PICKER, "Run a tool"),
+                button(ids.OPEN_HELP, "Help"),
             ],
         },
         _section("*Servers*"),

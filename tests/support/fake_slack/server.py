@@ -24,6 +24,7 @@ from tests.support.fake_slack.records import (
 )
 from tests.support.fake_slack.streams import StreamApi
 from tests.support.fake_slack.views import ViewsApi
+from tests.support.loopback import serve_aiohttp
 from tests.support.slack_payloads import (
     BOT_ID,
     BOT_USER_ID,
@@ -82,12 +83,8 @@ class FakeSlack(ViewsApi, ChatApi, FilesApi, PeopleApi, StreamApi):
         app.router.add_get("/files-pri/{ref}/download", self._handle_download)
         app.router.add_get("/files-pri/{ref}/download/{name}", self._handle_download)
         app.router.add_post("/webhook/{id}", self._handle_response_url)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/"
+        self._runner, root = await serve_aiohttp(app)
+        self.base_url = f"{root}/"
         self.api_url = f"{self.base_url}api/"
 
     async def close(self) -> None:
