@@ -323,3 +323,16 @@ class FakeNotifier:
 
     async def reauth_needed(self, record: ServerRecord) -> None:
         await self._send("reauth_needed", record, None)
+
+
+class FakeClock:
+    """A clock the test moves by hand (`clock.now += 61`), for code that takes a `clock` callable."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -18,26 +18,11 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from tests.support import slack_payloads as sp
 from tests.support.fake_slack import Call, FakeSlack
+from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "test-signing-secret"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tests.support import slack_payloads as sp
 from tests.support.fake_slack import FakeSlack
 from tests.support.waiting import wait_until
+from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -24,19 +25,6 @@ SECRET = "test-signing-secret"
 DM = sp.dm_channel_id(sp.USER_ID)
 CHANNEL = sp.CHANNEL_ID
 QUESTION_TS = "1700000000.000100"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

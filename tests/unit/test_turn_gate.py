@@ -9,19 +9,12 @@ import pytest
 from app.domain.errors import AssistantBusy
 from app.domain.owner import Owner
 from app.services.turn_gate import TurnGate
+from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.anyio
 
 ANN = Owner(team_id="T1", user_id="UANN")
 BEN = Owner(team_id="T1", user_id="UBEN")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_a_second_message_in_a_thread_waits_for_the_turn_before_it() -> None:
@@ -54,7 +47,7 @@ async def test_a_second_message_in_a_thread_waits_for_the_turn_before_it() -> No
 
 
 async def test_turns_over_the_rate_are_refused_with_when_to_retry_and_allowed_again_after_a_minute() -> None:
-    clock = Clock()
+    clock = FakeClock()
     gate = TurnGate(turns_per_minute=2, concurrent_turns=5, clock=clock)
     gate.admit(ANN)
     clock.now += 10
@@ -80,7 +73,7 @@ async def test_more_turns_at_once_than_the_cap_are_refused_in_other_threads() ->
 
 
 async def test_nothing_is_kept_for_a_person_once_their_turns_are_over() -> None:
-    clock = Clock()
+    clock = FakeClock()
     gate = TurnGate(turns_per_minute=10, concurrent_turns=2, clock=clock)
     gate.admit(ANN)
     clock.now += 61
