@@ -19,7 +19,6 @@ from app.services.server_service import ServerService
 from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.settings import Settings
-from app.slack.assistant_listeners import register_assistant
 from app.slack.assistant_views import SlackTurnViews
 from app.slack.blocks.config_review import review_fits_in_a_message
 from app.slack.config_edit_dm import ConfigEditDM
@@ -125,7 +124,6 @@ async def build(settings: Settings) -> Plugboard:
     core.elicitation.notify_with(ElicitationDM(client, minutes=core.elicitation.timeout_minutes))
     assert core.assistant is not None, "build_core always builds the assistant (configured or not)"
     core.assistant.render_with(SlackTurnViews(client))
-    register_assistant(bolt, core.assistant)  # first: see register_assistant
     register_listeners(
         bolt,
         core.servers,
@@ -136,6 +134,7 @@ async def build(settings: Settings) -> Plugboard:
         core.imports,
         settle_timeout=settings.plugboard_confirm_wait,
         elicitation=core.elicitation,
+        assistant=core.assistant,
         assistant_unavailable=None if core.assistant.configured else NOT_CONFIGURED,
     )
     asgi = build_asgi(

@@ -249,7 +249,6 @@ async def _build_on(store: Store, settings: Settings, policy: Policy, given: Cor
         offered=policy.admin_servers_for == "everyone",
     )
     tools = ToolService(
-        db,
         repo,
         sessions,
         registry,

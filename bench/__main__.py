@@ -235,7 +235,8 @@ def main() -> int:
         + f". Slack rules broken: {figures['slack_problems']}."
     )
     print(
-        "Assistant rows: a zero-latency fake OpenAI-compatible model; first byte = the DM's POST until the app's "
+        "Assistant rows: a zero-latency fake OpenAI-compatible model (a process of its own, like the fake Slack); "
+        "first byte = the DM's POST until the app's "
         "first call to Slack for that thread (bare: a Bolt app that sets the thread status at once); the tool call "
         "row compares the assistant's toolbox (catalog lookup, schema check, ToolService.call) with ToolService.call "
         "alone, in one process, interleaved."

@@ -3,6 +3,8 @@
 Prints `READY <api_url> <bot_token> <sink_url>` once it listens, serves until its stdin closes, then prints
 `PROBLEMS <n>` (how many of Slack's rules the apps broke) and exits. The sink takes answers the benchmark only
 needs counted (`POST <sink_url>/hook/<id>`; `GET <sink_url>/count`), so the load generator does not serve them.
+`GET <sink_url>/calls?after=<n>` lists the Web API calls from the n-th on as `[method, thread_ts, received_at]`
+(`time.monotonic()`, one clock for every process on the machine): the assistant's first bytes are timed from it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from aiohttp import web
 from tests.support.fake_slack import FakeSlack
 
 
-async def _sink() -> tuple[web.AppRunner, str, list[int]]:
+async def _sink(slack: FakeSlack) -> tuple[web.AppRunner, str, list[int]]:
     received = [0]
 
     async def take(request: web.Request) -> web.Response:
@@ -26,9 +28,15 @@ async def _sink() -> tuple[web.AppRunner, str, list[int]]:
     async def count(_: web.Request) -> web.Response:
         return web.Response(text=str(received[0]))
 
+    async def calls(request: web.Request) -> web.Response:
+        after = int(request.query.get("after", "0"))
+        listed = [[c.method, str(c.params.get("thread_ts") or ""), c.received_at] for c in slack.calls[after:]]
+        return web.json_response({"total": len(slack.calls), "calls": listed})
+
     app = web.Application()
     app.router.add_post("/hook/{id}", take)
     app.router.add_get("/count", count)
+    app.router.add_get("/calls", calls)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -37,7 +45,7 @@ async def _sink() -> tuple[web.AppRunner, str, list[int]]:
 
 async def serve() -> int:
     async with FakeSlack() as slack:
-        runner, sink_url, _ = await _sink()
+        runner, sink_url, _ = await _sink(slack)
         try:
             print(f"READY {slack.api_url} {slack.bot_token} {sink_url}", flush=True)
             await asyncio.to_thread(sys.stdin.read)  # returns at EOF: the benchmark is done with us

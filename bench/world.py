@@ -136,26 +136,44 @@ class World:
 
 
 @asynccontextmanager
-async def fake_slack_process(tmp: Path) -> AsyncIterator[tuple[str, str, str, asyncio.subprocess.Process]]:
+async def helper_process(module: str, tmp: Path) -> AsyncIterator[tuple[list[str], asyncio.subprocess.Process]]:
+    """`python -m <module>` (a fake of bench/): yields the words after its `READY` line and the process; it serves
+    until its stdin closes, and is killed if it is still there at the end."""
     process = await asyncio.create_subprocess_exec(
         PYTHON,
         "-m",
-        "bench.fake_slack_process",
+        module,
         cwd=REPO_ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        stderr=(tmp / "fake-slack.err").open("w"),
+        stderr=(tmp / f"{module}.err").open("w"),
     )
     assert process.stdout is not None and process.stdin is not None
     try:
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().split()
         if line[:1] != ["READY"]:
-            raise RuntimeError(f"the fake Slack did not start: {line}")
-        yield line[1], line[2], line[3], process
+            raise RuntimeError(f"{module} did not start: {line}")
+        yield line[1:], process
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@asynccontextmanager
+async def fake_slack_process(tmp: Path) -> AsyncIterator[tuple[str, str, str, asyncio.subprocess.Process]]:
+    async with helper_process("bench.fake_slack_process", tmp) as (words, process):
+        yield words[0], words[1], words[2], process
+
+
+@asynccontextmanager
+async def fake_model_process(tmp: Path) -> AsyncIterator[str]:
+    """The zero-latency fake model's base URL."""
+    async with helper_process("bench.fake_model_process", tmp) as (words, process):
+        yield words[0]
+        assert process.stdin is not None
+        process.stdin.close()
+        await asyncio.wait_for(process.wait(), 30)
 
 
 async def stop_fake_slack(process: asyncio.subprocess.Process) -> int:

@@ -1,12 +1,13 @@
-"""Relays a transport's inbound stream so we notice end-of-stream and servers that write garbage on stdout."""
+"""Checks a transport's inbound stream so we notice end-of-stream and servers that write garbage on stdout."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Self
 
 import anyio
-from mcp.client._transport import TransportStreams
+from mcp.client._transport import ReadStream, TransportStreams
 from mcp.shared.message import SessionMessage
 
 from app.runtime.stdio_transport import StdoutLineTooLong
@@ -15,7 +16,7 @@ MAX_BAD_LINES = 20
 
 
 class TransportHealth:
-    """Shared between the relay and the actor: why the stream ended, if it did."""
+    """Shared between the checked stream and the actor: why the stream ended, if it did."""
 
     def __init__(self) -> None:
         self.closed = anyio.Event()
@@ -36,33 +37,64 @@ async def supervised(
 ) -> AsyncIterator[TransportStreams]:
     async with inner as (read, write):
         on_open()
-        relay_send, relay_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        yield CheckedReadStream(read, health), write
 
-        async def pump() -> None:
-            async with relay_send:
-                try:
-                    async for item in read:
-                        if isinstance(item, StdoutLineTooLong):
-                            health.problem = str(item)
-                            break
-                        if isinstance(item, Exception):
-                            health.bad_lines += 1
-                            if health.bad_lines >= MAX_BAD_LINES:
-                                health.problem = (
-                                    f"the server wrote {health.bad_lines} lines to stdout that are not MCP messages "
-                                    "(stdout must carry only MCP JSON; logs belong on stderr)"
-                                )
-                                break
-                            continue
-                        await relay_send.send(item)
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
-                    pass
-            health.closed.set()
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(pump)
+class CheckedReadStream:
+    """The transport's inbound stream as the session reads it, checked on the way: lines that are not MCP are
+    counted and dropped, too many of them or an endless line end the stream, and the end is recorded in `health`.
+    It runs in the reader's own task: no relay task or buffer between the transport and the session (a hop per
+    message would cost every tool call a task switch)."""
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception], health: TransportHealth) -> None:
+        self._inner = inner
+        self._health = health
+        self._ended = False
+
+    async def receive(self) -> SessionMessage | Exception:
+        while not self._ended:
             try:
-                yield relay_receive, write
-            finally:
-                tasks.cancel_scope.cancel()
-                relay_receive.close()
+                item = await self._inner.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                break
+            except anyio.ClosedResourceError:
+                self._end()
+                raise
+            if isinstance(item, StdoutLineTooLong):
+                self._health.problem = str(item)
+                break
+            if isinstance(item, Exception):
+                self._health.bad_lines += 1
+                if self._health.bad_lines >= MAX_BAD_LINES:
+                    self._health.problem = (
+                        f"the server wrote {self._health.bad_lines} lines to stdout that are not MCP messages "
+                        "(stdout must carry only MCP JSON; logs belong on stderr)"
+                    )
+                    break
+                continue
+            return item
+        self._end()
+        raise anyio.EndOfStream
+
+    def _end(self) -> None:
+        self._ended = True
+        self._health.closed.set()
+
+    async def aclose(self) -> None:
+        self._end()
+        await self._inner.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

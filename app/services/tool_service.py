@@ -28,7 +28,6 @@ from app.runtime.tool_registry import ToolRegistry, registered_tools, stored_dec
 from app.security.redaction import Redactor
 from app.services.admin_servers import AdminServers
 from app.store.audit_log import AuditLog
-from app.store.database import Database
 from app.store.server_repository import ServerRepository
 from app.store.tool_catalog import ServerListing, ToolCatalog
 from app.store.tool_state_repository import ToolStateRepository
@@ -55,7 +54,6 @@ class ToolOutcome:
 class ToolService:
     def __init__(
         self,
-        db: Database,
         repo: ServerRepository,
         sessions: SessionManager,
         registry: ToolRegistry,
@@ -73,7 +71,6 @@ class ToolService:
         self._tool_states = tool_states
         self._start_wait = start_wait
         self._starter = starter
-        self._db = db
         self._repo = repo
         self._sessions = sessions
         self._registry = registry
@@ -218,14 +215,12 @@ class ToolService:
                 raise ServerUnavailable(f"`{server_name}` is {status.label()}, so its tools cannot be called now.")
             raise ServerUnavailable(f"`{server_name}` has no tool `{tool_name}`. Try `/mcp tools {server_name}`.")
         if not registered.allowed:
-            async with self._db.transaction() as conn:
-                await self._audit.append(
-                    conn,
-                    owner=owner,
-                    action="tool_call_refused",
-                    server_name=server_name,
-                    detail={"tool": tool_name, "state": registered.state},
-                )
+            await self._audit.record(
+                owner=owner,
+                action="tool_call_refused",
+                server_name=server_name,
+                detail={"tool": tool_name, "state": registered.state},
+            )
             raise ServerUnavailable(
                 f"`{server_name}__{tool_name}` is {registered.state} ({registered.reason}). "
                 f"`/mcp allow {server_name}__{tool_name}` lets you use it."
@@ -254,25 +249,23 @@ class ToolService:
             raise ServerUnavailable(f"`{server_name}__{tool_name}` failed: {reason}") from None
         finally:
             duration_ms = int((time.monotonic() - started) * 1000)
-            async with self._db.transaction() as conn:
-                await self._audit.append(
-                    conn,
-                    owner=owner,
-                    action="tool_call",
-                    server_name=server_name,
-                    detail={
-                        "tool": tool_name,
-                        "pin": registered.pin,
-                        "args_sha256": _digest(arguments),
-                        "args_preview": redacted_preview(arguments, redact=redact),
-                        "outcome": outcome,
-                        "duration_ms": duration_ms,
-                        **sizes,
-                        # Who asked: a command or form ("slack") or the assistant, with the thread it was in.
-                        "via": via,
-                        **({"link": link} if link else {}),
-                    },
-                )
+            await self._audit.record(
+                owner=owner,
+                action="tool_call",
+                server_name=server_name,
+                detail={
+                    "tool": tool_name,
+                    "pin": registered.pin,
+                    "args_sha256": _digest(arguments),
+                    "args_preview": redacted_preview(arguments, redact=redact),
+                    "outcome": outcome,
+                    "duration_ms": duration_ms,
+                    **sizes,
+                    # Who asked: a command or form ("slack") or the assistant, with the thread it was in.
+                    "via": via,
+                    **({"link": link} if link else {}),
+                },
+            )
         notice = self._sessions.notice(record)
         return ToolOutcome(text, bool(result.is_error), cut, duration_ms, notice)
 

@@ -13,7 +13,7 @@ from app.slack.assistant_events import AssistantEvents
 
 
 def register_assistant(app: AsyncApp, assistant: AssistantService) -> None:
-    """Register before the other listeners: Bolt runs only the first listener that matches an event, and the
+    """Register before the other event listeners: Bolt runs only the first listener that matches an event, and the
     Messages tab's `app_home_opened` is ours (the Home tab's goes on to the App Home listener)."""
     events = AssistantEvents(assistant)
     actions = AssistantActions(assistant)

@@ -27,6 +27,7 @@ from app.domain.errors import PlugboardError
 from app.domain.owner import Owner
 from app.slack.blocks.plain import error_blocks
 from app.slack.command_line import CommandRequest, parse_command
+from app.slack.pooled_respond import PooledRespond
 from app.slack.reply import Reply
 from app.slack.requester import owner_from_body, view_metadata
 from app.slack.text import escape
@@ -109,11 +110,10 @@ def slack_handler(
 
 def slack_command(
     handler: Callable[[Self, CommandRequest], Awaitable[None]],
-) -> Callable[[Self, AsyncAck, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]]:
-    async def listener(
-        self: Self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+) -> Callable[[Self, AsyncAck, dict[str, Any], AsyncWebClient], Awaitable[None]]:
+    async def listener(self: Self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         command = parse_command(body.get("text", ""))
+        respond = PooledRespond.of(client, body.get("response_url"))
         try:
             await handler(self, CommandRequest(command, owner_from_body(body), body, ack, respond, client))
         except PlugboardError as exc:

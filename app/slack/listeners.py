@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from app.services.assistant_service import AssistantService
 from app.services.audit_service import AuditService
 from app.services.config_import import ConfigImportService
 from app.services.connector_service import ConnectorService
@@ -16,6 +17,7 @@ from app.services.tool_policy_service import ToolPolicyService
 from app.services.tool_service import ToolService
 from app.slack import ids
 from app.slack.actions import ServerActions
+from app.slack.assistant_listeners import register_assistant
 from app.slack.audit_command import AuditCommand
 from app.slack.batch_decisions import BatchDecisions
 from app.slack.commands import McpCommands
@@ -43,8 +45,12 @@ def register_listeners(
     *,
     settle_timeout: float,
     elicitation: ElicitationService | None = None,
+    assistant: AssistantService | None = None,
     assistant_unavailable: str | None = None,
 ) -> None:
+    """Bolt tries listeners in order and runs the first that matches, calling every matcher before it: `/mcp`
+    (the hot path, every tool call) comes first, then the assistant's (before App Home's: see
+    `register_assistant`)."""
     confirm = ConfirmFlow(servers, connectors, settle_timeout)
     connect = ConnectFlow(servers, connectors)
     home = HomeTab(servers, tools, audit, assistant_unavailable=assistant_unavailable)
@@ -69,6 +75,8 @@ def register_listeners(
     actions = ServerActions(servers, confirm, home, connect)
 
     app.command("/mcp")(commands.handle)
+    if assistant is not None:
+        register_assistant(app, assistant)
     app.action(ids.RUN_TOOL)(run_tool.run_button)
     app.action(ids.RUN_OPEN_PICKER)(run_tool.open_picker)
     app.view(ids.RUN_PICKER_MODAL)(run_tool.picked)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.domain.owner import Owner
+from app.slack.pooled_respond import PooledRespond
 
 
 class Reply:
@@ -16,7 +16,7 @@ class Reply:
     def __init__(self, client: AsyncWebClient, owner: Owner, response_url: str | None) -> None:
         self._client = client
         self._owner = owner
-        self._respond = AsyncRespond(response_url=response_url) if response_url else None
+        self._respond = PooledRespond.of(client, response_url) if response_url else None
         self._dm: tuple[str, str] | None = None  # (channel, ts) of the DM once posted
 
     async def send(self, text: str, blocks: list[dict[str, Any]], *, replace: bool = True) -> None:

@@ -80,6 +80,9 @@ class Database:
     def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return self._writer.transaction()
 
+    async def write(self, sql: str, params: tuple[object, ...]) -> None:
+        await self._writer.write(sql, params)
+
     @property
     def commits(self) -> int:
         """How many COMMITs (fsyncs) the writer has done: fewer than transactions when they were batched."""

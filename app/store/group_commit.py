@@ -10,6 +10,12 @@ Nobody is told "done" before their writes are durable, a lone transaction commit
 latency, no savepoint), and a body that fails rolls back to its savepoint without touching the others (the
 first body, having none, takes the still empty batch with it). If the COMMIT itself fails, every member of the
 batch gets the error.
+
+`write()` is the same promise for one statement (an audit entry after every tool call), at a third of the cost:
+alone it is one trip to the connection's thread in autocommit mode (SQLite commits a lone statement itself),
+and in a batch it joins without a savepoint (a failed statement is undone by SQLite on its own, leaving the
+batch's other writes in place). Each trip to the thread wakes it and then the event loop, which is most of a
+small transaction's cost.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +84,38 @@ class GroupCommitWriter:
         if succeeded:
             # Shielded: a caller cancelled here still has its writes committed with the others.
             await asyncio.shield(batch.committed)
+
+    async def write(self, sql: str, params: Sequence[object]) -> None:
+        """One statement, committed and durable when this returns, like a `transaction()` holding only it."""
+        self._queued += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._queued -= 1
+        if self._batch is None and self._queued == 0:
+            try:
+                # A cancelled caller does not stop the statement (it is already queued on the thread): it commits.
+                await self._conn.execute(sql, params)
+                self.commits += 1
+            finally:
+                self._turn.release()
+            return
+        batch: _Batch | None = None
+        try:
+            batch = await self._open_batch()
+            try:
+                await self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                if not self._conn.in_transaction:  # an error SQLite answers by rolling the whole batch back
+                    await self._abandon(batch, exc)
+                raise
+            except BaseException:
+                batch.members += 1  # cancelled: the statement still runs, inside this batch
+                raise
+            batch.members += 1
+        finally:
+            self._end_turn(batch)
+        await asyncio.shield(batch.committed)
 
     async def close(self) -> None:
         """Commit whatever is still open (commits in flight hold the turn, so this waits for them), then close."""

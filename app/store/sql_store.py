@@ -1,10 +1,11 @@
 """What the repositories need from a database: the seam a PostgreSQL backend would implement.
 
-Covered: short write transactions that commit whole (and durably, before `transaction()` returns), and reads that
-see every committed write. The repositories in app/store use nothing else: inside a transaction they call
-`conn.execute(sql, params)` (awaited, or as `async with … as cursor` then `fetchone()`/`fetchall()`) and
-`conn.executemany(sql, rows)`, and rows are read by column name (`row["owner_id"]`). Their SQL is portable but
-for the parameter style: `INSERT … ON CONFLICT (…) DO UPDATE SET x = excluded.x` is PostgreSQL's spelling too.
+Covered: short write transactions that commit whole (and durably, before `transaction()` returns), single write
+statements with the same promise (`write()`), and reads that see every committed write. The repositories in
+app/store use nothing else: inside a transaction they call `conn.execute(sql, params)` (awaited, or as
+`async with … as cursor` then `fetchone()`/`fetchall()`) and `conn.executemany(sql, rows)`, and rows are read by
+column name (`row["owner_id"]`). Their SQL is portable but for the parameter style:
+`INSERT … ON CONFLICT (…) DO UPDATE SET x = excluded.x` is PostgreSQL's spelling too.
 
 Not covered, so a PostgreSQL backend supplies it behind the same surface: the connection object handed out by
 `transaction()` (an adapter over asyncpg/psycopg that rewrites qmark `?` to `$n` and returns rows addressable by
@@ -26,6 +27,10 @@ class SqlStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         """A write transaction. On a clean exit its writes are committed and durable; on an exception, none of
         them happened. Concurrent transactions are serialized (never interleaved) and may share one commit."""
+        ...
+
+    async def write(self, sql: str, params: tuple[object, ...]) -> None:
+        """One write statement as a transaction of its own: committed and durable when this returns."""
         ...
 
     async def fetch_all(self, sql: str, params: tuple[object, ...] = ()) -> list[aiosqlite.Row]:

@@ -153,3 +153,63 @@ async def test_a_lone_transaction_that_fails_leaves_nothing_behind(db: Database)
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO notes (body) VALUES ('whole')")
     assert await _bodies(db) == {"whole"}
+
+
+async def test_a_single_write_is_visible_to_a_read_started_after_it_returned(db: Database) -> None:
+    await db.write("INSERT INTO notes (body) VALUES (?)", ("alone",))
+    assert await _bodies(db) == {"alone"}
+
+
+async def test_concurrent_single_writes_share_commits_with_transactions(db: Database) -> None:
+    commits_before = db.commits
+
+    async def write(index: int) -> None:
+        if index % 2:
+            await db.write("INSERT INTO notes (body) VALUES (?)", (f"n{index}",))
+        else:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO notes (body) VALUES (?)", (f"n{index}",))
+
+    await asyncio.gather(*(write(i) for i in range(100)))
+
+    assert await _bodies(db) == {f"n{i}" for i in range(100)}
+    assert db.commits - commits_before < 100
+
+
+async def test_a_failing_single_write_in_a_batch_fails_alone(db: Database) -> None:
+    await db.write("INSERT INTO notes (body) VALUES ('taken')", ())
+
+    async def write(index: int) -> None:
+        await db.write("INSERT INTO notes (body) VALUES (?)", ("taken" if index % 4 == 0 else f"n{index}",))
+
+    results = await asyncio.gather(*(write(i) for i in range(1, 41)), return_exceptions=True)
+
+    failed = {i for i, result in zip(range(1, 41), results, strict=True) if isinstance(result, Exception)}
+    assert failed == {i for i in range(1, 41) if i % 4 == 0}
+    assert await _bodies(db) == {"taken"} | {f"n{i}" for i in range(1, 41) if i % 4}
+
+
+async def test_a_single_write_cancelled_while_waiting_leaves_the_writer_working(db: Database) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO notes (body) VALUES ('first')")
+            inside.set()
+            await release.wait()
+
+    holder = asyncio.create_task(first())
+    await inside.wait()
+    writer = asyncio.create_task(db.write("INSERT INTO notes (body) VALUES ('second')", ()))
+    await asyncio.sleep(0)  # one turn: the write queues behind the open transaction
+    release.set()
+    await holder
+    await asyncio.sleep(0)  # its turn: the statement is handed to the connection's thread
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    async with asyncio.timeout(BOUND_SECONDS):
+        await db.write("INSERT INTO notes (body) VALUES ('after')", ())
+    bodies = await _bodies(db)
+    assert {"first", "after"} <= bodies
+    assert bodies <= {"first", "second", "after"}

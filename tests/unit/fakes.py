@@ -140,11 +140,12 @@ class FakeStore:
         assert conn._open, "audited outside a transaction"
         self.audit.append(entry)
 
+    async def record(self, **entry: Any) -> None:
+        async with self.transaction():
+            self.audit.append(entry)
+
     async def record_denied(self, *, owner: Owner, actor: Owner, server_name: str | None, reason: str) -> None:
-        async with self.transaction() as conn:
-            await self.append(
-                conn, owner=owner, actor=actor, action="denied", server_name=server_name, detail={"reason": reason}
-            )
+        await self.record(owner=owner, actor=actor, action="denied", server_name=server_name, detail={"reason": reason})
 
 
 class FakeSessions:

@@ -53,7 +53,6 @@ class World:
         fake: Any = self.store
         self.service = ToolService(
             fake,
-            fake,
             cast(Any, self.sessions),
             self.registry,
             fake,
