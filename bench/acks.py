@@ -1,6 +1,8 @@
 """`/mcp list` acks under 200 concurrent requests: Plugboard (10k x 3 stored) vs the bare Bolt app, interleaved.
 
-Plugboard answers `list` through response_url after the ack; those answers go to the fake Slack process's sink
+The 200 requests are built and their connections opened first, then written at once (`bench.raw_http`): an ack
+is timed from its request's write to its answer's arrival, so the load generator's own HTTP client is not what is
+measured. Plugboard answers `list` through response_url after the ack; those answers go to the fake Slack process's sink
 (not to the load generator, which would then be busier during Plugboard's rounds than during the baseline's), and
 each round waits for them to land before the next one starts.
 """
@@ -11,8 +13,11 @@ import asyncio
 import itertools
 import time
 
+from bench.raw_http import RawPoster
 from bench.world import World, owner
+from tests.support import slack_payloads as payloads
 from tests.support.app_process import AppProcess
+from tests.support.harness import SIGNING_SECRET
 
 CONCURRENT = 200
 ANSWERS_TIMEOUT = 120.0
@@ -21,10 +26,16 @@ _hook_ids = itertools.count()
 
 async def _round(world: World, base_url: str, first_owner: int, answered: bool) -> list[float]:
     before = await world.sink_count()
-    urls = [f"{world.sink_url}/hook/a{next(_hook_ids)}" for _ in range(CONCURRENT)]
-    acks = await asyncio.gather(
-        *(world.slash(base_url, "list", owner(first_owner + i), url) for i, url in enumerate(urls))
-    )
+    requests: list[tuple[bytes, dict[str, str]]] = []
+    for index in range(CONCURRENT):
+        who = owner(first_owner + index)
+        url = f"{world.sink_url}/hook/a{next(_hook_ids)}"
+        body = payloads.slash_command(
+            "list", user_id=who.user_id, team_id=who.team_id, trigger_id=f"{index}.bench", response_url=url
+        )
+        requests.append((body.encode(), payloads.sign(body, SIGNING_SECRET)))
+    exchanged = await RawPoster(f"{base_url}/slack/events").exchange_all(requests)
+    acks = [answered_at - written for written, answered_at in exchanged]
     if answered:
         deadline = time.monotonic() + ANSWERS_TIMEOUT
         while await world.sink_count() < before + CONCURRENT:

@@ -29,8 +29,9 @@ from app.services.assistant_tools import ConversationTools, ThreadToolBox, TurnC
 from app.settings import Settings
 from app.store.assistant_approvals import ApprovalModeRepository
 from app.wiring import Core, build_core
+from bench.raw_http import RawPoster
 from bench.stats import Row, median, percentile, ratio, table
-from bench.world import fake_model_process, fake_slack_process, stop_fake_slack
+from bench.world import SlackCalls, fake_model_process, fake_slack_process, stop_fake_slack
 from tests.support import slack_payloads as payloads
 from tests.support.app_process import AppProcess, app_env, new_encryption_key
 from tests.support.harness import SIGNING_SECRET, policy_toml
@@ -55,34 +56,20 @@ def _llm_env(model_url: str) -> dict[str, str]:
     }
 
 
-class SlackCalls:
-    """The Web API calls the fake Slack (a process of its own) received, read over HTTP."""
-
-    def __init__(self, http: httpx2.AsyncClient, sink_url: str) -> None:
-        self._http = http
-        self._url = f"{sink_url}/calls"
-
-    async def since(self, after: int) -> tuple[int, list[tuple[str, str, float]]]:
-        """(calls so far, [(method, thread_ts, received_at)] from the `after`-th on)."""
-        answer = (await self._http.get(self._url, params={"after": after})).json()
-        return int(answer["total"]), [(m, t, float(at)) for m, t, at in answer["calls"]]
-
-
-async def _burst(http: httpx2.AsyncClient, calls: SlackCalls, url: str, owners: list[Owner]) -> list[float]:
-    """50 DMs at once; for each, seconds from the POST to the first call the app made to Slack for its thread."""
-    sent: dict[str, float] = {}
-
-    async def one(owner: Owner) -> None:
+async def _burst(poster: RawPoster, calls: SlackCalls, owners: list[Owner]) -> list[float]:
+    """50 DMs at once; for each, seconds from writing its POST to the first call the app made to Slack for its
+    thread."""
+    requests: list[tuple[bytes, dict[str, str]]] = []
+    threads: list[str] = []
+    for owner in owners:
         channel = payloads.dm_channel_id(owner.user_id)
         event = payloads.direct_message("hello", user_id=owner.user_id, channel=channel)
         body = payloads.event_callback(event, team_id=owner.team_id)
-        headers = {**payloads.sign(body, SIGNING_SECRET), "content-type": "application/json"}
-        sent[event["ts"]] = time.monotonic()  # one clock for every process on the machine
-        response = await http.post(f"{url}/slack/events", content=body, headers=headers)
-        response.raise_for_status()
-
+        requests.append((body.encode(), {**payloads.sign(body, SIGNING_SECRET), "content-type": "application/json"}))
+        threads.append(event["ts"])
     mark, _ = await calls.since(1 << 62)
-    await asyncio.gather(*(one(o) for o in owners))
+    written = await poster.post_all(requests)  # one clock (monotonic) for every process on the machine
+    sent = dict(zip(threads, written, strict=True))
     waits: dict[str, float] = {}
     deadline = time.monotonic() + 30
     while len(waits) < len(sent) and time.monotonic() < deadline:
@@ -131,11 +118,12 @@ async def first_byte() -> Row:
                 await app.wait_healthy(http)
                 await baseline.wait_healthy(http)
                 owners = [Owner(team_id=payloads.TEAM_ID, user_id=f"U{i:07d}") for i in range(THREADS)]
-                await _burst(http, calls, app.url, owners[:5])  # warm-up: tokenizer, connections
-                await _burst(http, calls, baseline.url, owners[:5])
+                to_app, to_bare = RawPoster(f"{app.url}/slack/events"), RawPoster(f"{baseline.url}/slack/events")
+                await _burst(to_app, calls, owners[:5])  # warm-up: tokenizer, connections
+                await _burst(to_bare, calls, owners[:5])
                 for _ in range(ROUNDS):
-                    plugboard += await _burst(http, calls, app.url, owners)
-                    bare += await _burst(http, calls, baseline.url, owners)
+                    plugboard += await _burst(to_app, calls, owners)
+                    bare += await _burst(to_bare, calls, owners)
             finally:
                 await app.reap()
                 await baseline.reap()

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -21,6 +22,7 @@ from app.domain.owner import Owner
 from app.domain.server import ServerRecord
 from app.store.config_mirror import ConfigMirror
 from bench.receiver import ResponseReceiver
+from tests.support import slack_payloads as payloads
 from tests.support.app_process import (
     AppProcess,
     app_env,
@@ -121,11 +123,13 @@ class World:
         env = app_env(data_dir, policy_file, api_url=self.api_url, bot_token=self.bot_token, port=port, key=self.key)
         return await AppProcess.spawn(env, cwd=data_dir.parent, port=port)
 
-    async def slash(self, base_url: str, text: str, who: Owner, response_url: str | None = None) -> float:
+    async def slash(
+        self, base_url: str, text: str, who: Owner, response_url: str | None = None, trigger_id: str = ""
+    ) -> float:
         """POST a signed `/mcp <text>`; returns the ack's latency in seconds."""
         url = response_url or self.receiver.new_url()
         started = time.perf_counter()
-        response = await post_slash(self.http, base_url, text, owner=who, response_url=url)
+        response = await post_slash(self.http, base_url, text, owner=who, response_url=url, trigger_id=trigger_id)
         elapsed = time.perf_counter() - started
         if response.status_code != 200:
             raise RuntimeError(f"/mcp {text} answered {response.status_code}: {response.text[:200]}")
@@ -133,6 +137,42 @@ class World:
 
     async def sink_count(self) -> int:
         return int((await self.http.get(f"{self.sink_url}/count")).text)
+
+    async def trigger_id(self, who: Owner) -> str:
+        """A fresh trigger_id from the fake Slack, as an interaction payload carries one."""
+        return (await self.http.get(f"{self.sink_url}/trigger", params={"user": who.user_id})).text
+
+    async def interact(self, base_url: str, body: str) -> None:
+        """POST a signed interaction payload (a modal submission, a click); it must be acknowledged plainly."""
+        response = await self.http.post(
+            f"{base_url}/slack/events", content=body, headers=payloads.sign(body, SIGNING_SECRET)
+        )
+        if response.status_code != 200 or response.text:
+            raise RuntimeError(f"the interaction was answered {response.status_code}: {response.text[:300]}")
+
+
+class SlackCalls:
+    """The Web API calls the fake Slack (a process of its own) received, read over HTTP."""
+
+    def __init__(self, http: httpx2.AsyncClient, sink_url: str) -> None:
+        self._http = http
+        self._url = f"{sink_url}/calls"
+
+    async def since(self, after: int) -> tuple[int, list[tuple[str, str, float]]]:
+        """(calls so far, [(method, thread_ts, received_at)] from the `after`-th on)."""
+        answer = (await self._http.get(self._url, params={"after": after})).json()
+        return int(answer["total"]), [(m, t, float(at)) for m, t, at, *_ in answer["calls"]]
+
+    async def answer_to(self, method: str, after: int, timeout: float = 30.0) -> dict[str, Any]:
+        """The fake's answer to the first `method` call from the `after`-th on (waits for it, bounded)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = (await self._http.get(self._url, params={"after": after, "full": "1"})).json()
+            for called, _, _, _, response in answer["calls"]:
+                if called == method:
+                    return dict(response)
+            await asyncio.sleep(0.02)
+        raise RuntimeError(f"no {method} call within {timeout:g} s")
 
 
 @asynccontextmanager

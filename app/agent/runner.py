@@ -55,7 +55,7 @@ from app.agent.events import (
     TurnEvent,
     TurnFailed,
 )
-from app.agent.history import close_failed_turn, trim_history
+from app.agent.history import close_failed_turn, history_tokens, trim_history
 from app.agent.model_config import ModelConfig
 from app.agent.models import build_model, model_settings
 from app.agent.tokens import TokenCounter
@@ -178,6 +178,8 @@ class AgentRunner:
     async def _within_budget(
         self, messages: list[ModelMessage], history: bytes | None, prompt: str | None, *, keep_latest: bool
     ) -> list[ModelMessage]:
+        if (history is None or len(history) <= INLINE_TRIM_BYTES) and self._fits_in_bytes(messages, prompt):
+            return messages  # no tokenizer needed (loading it holds the GIL for a moment: only when it is needed)
         try:
             await self.tokens.load()
         except Exception:
@@ -188,6 +190,12 @@ class AgentRunner:
             # Counting a long history takes tens of milliseconds: not on the event loop (tiktoken releases the GIL).
             return await asyncio.to_thread(self._trimmed, messages, prompt, keep_latest)
         return self._trimmed(messages, prompt, keep_latest)
+
+    def _fits_in_bytes(self, messages: list[ModelMessage], prompt: str | None) -> bool:
+        """Every token stands for at least one byte of UTF-8, so a history whose text (counted in bytes) fits the
+        budget fits it in tokens too: most conversations never need the tokenizer."""
+        bound = history_tokens(messages, _utf8_bytes) + (_utf8_bytes(prompt) if prompt else 0)
+        return bound <= self.config.history_tokens
 
     def _trimmed(self, messages: list[ModelMessage], prompt: str | None, keep_latest: bool) -> list[ModelMessage]:
         budget = self.config.history_tokens - (self.tokens.count(prompt) if prompt else 0)
@@ -322,3 +330,7 @@ def _usage(usage: RunUsage) -> dict[str, int]:
         "requests": usage.requests,
         "tool_calls": usage.tool_calls,
     }
+
+
+def _utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))

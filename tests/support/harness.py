@@ -240,7 +240,7 @@ class SlackUser:
         self, message: dict[str, Any], action_id: str, *, value: str | None = None, selected: str | None = None
     ) -> httpx2.Response:
         """Click a button (or pick an overflow option) in a message this user received by response_url."""
-        action = _find_action(message.get("blocks") or [], action_id, value=value, selected=selected)
+        action = find_action(message.get("blocks") or [], action_id, value=value, selected=selected)
         self.response_url = self.slack.new_response_url()
         body = payloads.block_actions(
             action,
@@ -258,7 +258,7 @@ class SlackUser:
         self, message: dict[str, Any], action_id: str, *, value: str | None = None
     ) -> httpx2.Response:
         """Click a button in a message the app posted (or streamed) into a channel or thread."""
-        action = _find_action(message.get("blocks") or [], action_id, value=value, selected=None)
+        action = find_action(message.get("blocks") or [], action_id, value=value, selected=None)
         shown: dict[str, Any] = {k: message[k] for k in ("text", "blocks", "ts", "thread_ts") if k in message}
         body = payloads.block_actions(
             action,
@@ -287,9 +287,10 @@ class SlackUser:
         return await self.harness.post(body)
 
 
-def _find_action(
-    blocks: list[dict[str, Any]], action_id: str, *, value: str | None, selected: str | None
+def find_action(
+    blocks: list[dict[str, Any]], action_id: str, *, value: str | None = None, selected: str | None = None
 ) -> dict[str, Any]:
+    """The `actions[0]` Slack sends when the element `action_id` in `blocks` is clicked (or an option picked)."""
     for block in blocks:
         elements = list(block.get("elements") or [])
         if block.get("accessory"):

@@ -405,6 +405,29 @@ async def test_an_old_tool_result_is_cut_from_history_over_budget(model, token_c
     assert follow_up.user_texts == ["Everything?", "And now?"]
 
 
+async def test_a_short_conversation_is_answered_without_loading_the_tokenizer(model, tmp_path):
+    tokens = TokenCounter("fake-model", cache_dir=tmp_path / "tiktoken")
+    runner = runner_for(model, tokens)
+    model.script(Reply("Hello."), Reply("Again."))
+    first = done(await run_turn(runner, MemoryToolBox([]), prompt="Hi"))
+    done(await run_turn(runner, MemoryToolBox([]), prompt="Hi again", history=first.history))
+    assert not tokens.loaded
+
+
+async def test_a_conversation_over_budget_loads_the_tokenizer_and_is_trimmed(model, tmp_path):
+    tokens = TokenCounter("fake-model", cache_dir=tmp_path / "tiktoken")
+    toolbox = MemoryToolBox([SEARCH], results={SEARCH.name: ToolResult("lorem ipsum " * 2000)})
+    runner = runner_for(model, tokens, history_tokens=800)
+    model.script(ToolCalls(Call(SEARCH.name, {"query": "all"}, call_id="call_1")), Reply("Long list."))
+    first = done(await run_turn(runner, toolbox, prompt="Everything?"))
+
+    model.script(Reply("Short answer."))
+    await run_turn(runner, toolbox, prompt="And now?", history=first.history)
+
+    assert tokens.loaded
+    assert model.requests[-1].tool_result_for("call_1") == "[older tool result removed to fit the conversation budget]"
+
+
 async def test_the_api_key_is_sent_as_bearer_and_nowhere_else(model, token_counter):
     toolbox = MemoryToolBox([SEARCH])
     model.script(ToolCalls(Call(SEARCH.name, {"query": "k"}, call_id="call_1")), Reply("ok"))
