@@ -107,7 +107,9 @@ class ChatApi(SlackState):
             body = None
         params = body if isinstance(body, dict) else {"_raw": raw}
         status, text = self._response_url_result(hook_id, body)
-        await self._record(Call("response_url", params, headers, path=request.path, status=status))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        where = f"{peer[0]}:{peer[1]}" if peer else ""
+        await self._record(Call("response_url", params, headers, path=request.path, status=status, peer=where))
         return web.Response(status=status, text=text)
 
     def _response_url_result(self, hook_id: str, body: Any) -> tuple[int, str]:

@@ -42,6 +42,7 @@ class Call:
     response: dict[str, Any] | None = None  # the JSON we answered (Web API calls only)
     status: int = 200
     received_at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks time first bytes)
+    peer: str = ""  # the client's "host:port" (response_url answers): which connection the app sent it on
 
     @property
     def ok(self) -> bool:
