@@ -21,7 +21,7 @@ async def edit_ready(world: World, base_url: str, who: int, edition: int) -> flo
     """Seconds from the Confirm click until the edited server's report says it is ready."""
     person = owner(who)
     calls = SlackCalls(world.http, world.sink_url)
-    mark, _ = await calls.since(1 << 62)
+    mark = await calls.count()
     review_url = world.receiver.new_url()
     await world.slash(base_url, "edit tiny", person, review_url, trigger_id=await world.trigger_id(person))
     opened = await calls.answer_to("views.open", mark)

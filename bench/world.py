@@ -158,6 +158,11 @@ class SlackCalls:
         self._http = http
         self._url = f"{sink_url}/calls"
 
+    async def count(self) -> int:
+        """How many calls the fake received so far (a mark for `since`)."""
+        total, _ = await self.since(1 << 62)
+        return total
+
     async def since(self, after: int) -> tuple[int, list[tuple[str, str, float]]]:
         """(calls so far, [(method, thread_ts, received_at)] from the `after`-th on)."""
         answer = (await self._http.get(self._url, params={"after": after})).json()

@@ -57,11 +57,7 @@ class GroupCommitWriter:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        self._queued += 1
-        try:
-            await self._turn.acquire()
-        finally:
-            self._queued -= 1
+        await self._take_turn()
         batch: _Batch | None = None
         succeeded = False
         try:
@@ -87,11 +83,7 @@ class GroupCommitWriter:
 
     async def write(self, sql: str, params: Sequence[object]) -> None:
         """One statement, committed and durable when this returns, like a `transaction()` holding only it."""
-        self._queued += 1
-        try:
-            await self._turn.acquire()
-        finally:
-            self._queued -= 1
+        await self._take_turn()
         if self._batch is None and self._queued == 0:
             try:
                 # A cancelled caller does not stop the statement (it is already queued on the thread): it commits.
@@ -116,6 +108,14 @@ class GroupCommitWriter:
         finally:
             self._end_turn(batch)
         await asyncio.shield(batch.committed)
+
+    async def _take_turn(self) -> None:
+        """Wait for the connection, counted as queued meanwhile (a batch stays open while anyone is)."""
+        self._queued += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._queued -= 1
 
     async def close(self) -> None:
         """Commit whatever is still open (commits in flight hold the turn, so this waits for them), then close."""

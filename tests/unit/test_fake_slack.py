@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,17 +22,6 @@ from tests.unit.fakes import FakeClock
 pytestmark = pytest.mark.anyio
 
 SECRET = "test-signing-secret"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def slack(clock: FakeClock) -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(clock=clock) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,17 +24,6 @@ SECRET = "test-signing-secret"
 DM = sp.dm_channel_id(sp.USER_ID)
 CHANNEL = sp.CHANNEL_ID
 QUESTION_TS = "1700000000.000100"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def slack(clock: FakeClock) -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(clock=clock) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import time
@@ -122,17 +121,14 @@ class FakeSlack(ViewsApi, ChatApi, FilesApi, PeopleApi, StreamApi):
                     return call
             return None
 
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                found = await self._changed.wait_for(find)
-                assert found is not None
-                return found
-        except TimeoutError:
-            recorded = [c.method if c.response is None or c.ok else f"{c.method} ({c.error})" for c in self.calls]
-            raise AssertionError(
-                f"no {method!r} call{' matching the predicate' if predicate else ''} within {timeout}s "
-                f"(after index {after}); recorded: {recorded}; problems: {self.problems}"
-            ) from None
+        found = await self._found_within(find, timeout)
+        if found is not None:
+            return found
+        recorded = [c.method if c.response is None or c.ok else f"{c.method} ({c.error})" for c in self.calls]
+        raise AssertionError(
+            f"no {method!r} call{' matching the predicate' if predicate else ''} within {timeout}s "
+            f"(after index {after}); recorded: {recorded}; problems: {self.problems}"
+        )
 
     def fail_next(self, method: str, error: str, *, times: int = 1, **extra: Any) -> None:
         """Make the next ``times`` calls to ``method`` answer ``{"ok": false, "error": error, **extra}``."""

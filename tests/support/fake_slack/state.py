@@ -8,7 +8,7 @@ import random
 import string
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -31,6 +31,8 @@ from tests.support.slack_payloads import (
     TEAM_ID,
     dm_channel_id,
 )
+
+_Found = TypeVar("_Found")
 
 
 class SlackState:
@@ -81,6 +83,15 @@ class SlackState:
         self.calls.append(call)
         async with self._changed:
             self._changed.notify_all()
+
+    async def _found_within(self, find: Callable[[], _Found | None], timeout: float) -> _Found | None:
+        """What `find` returns once it finds something (asked again after every recorded change), or None when
+        `timeout` seconds pass first."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                return await self._changed.wait_for(find)
+        except TimeoutError:
+            return None
 
     def _resolve_channel(self, channel: Any, *, allow_user: bool) -> str | None:
         if not channel:

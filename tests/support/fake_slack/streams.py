@@ -15,7 +15,6 @@ reads "the answer in the thread" the same way whether it was streamed or posted 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
 from collections import deque
@@ -152,19 +151,16 @@ class StreamApi(SlackState):
                     return message
             return None
 
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                found = await self._changed.wait_for(find)
-                assert found is not None
-                return found
-        except TimeoutError:
-            thread = self.thread_messages(channel, thread_ts)
-            seen = [(m["ts"], m.get("stream_state"), m.get("text", "")[:80]) for m in thread]
-            raise AssertionError(
-                f"no {'final ' if final else ''}reply in thread {thread_ts} of {channel}"
-                f"{' matching the predicate' if predicate else ''} within {timeout}s; thread: {seen}; "
-                f"errors: {self.errors}; problems: {self.problems}"
-            ) from None
+        found = await self._found_within(find, timeout)
+        if found is not None:
+            return found
+        thread = self.thread_messages(channel, thread_ts)
+        seen = [(m["ts"], m.get("stream_state"), m.get("text", "")[:80]) for m in thread]
+        raise AssertionError(
+            f"no {'final ' if final else ''}reply in thread {thread_ts} of {channel}"
+            f"{' matching the predicate' if predicate else ''} within {timeout}s; thread: {seen}; "
+            f"errors: {self.errors}; problems: {self.problems}"
+        )
 
     def statuses(self, channel: str, thread_ts: str) -> list[str]:
         """Every status set on the thread, in order (``""`` where it was cleared)."""
